@@ -1,0 +1,116 @@
+"""Effective settings, read from COLOG_* environment variables, a `.env` file, or secret files.
+
+Every component (CLI, worker, trainer, local stack, tests) reads the same object, so the local
+stack's defaults are exactly what a tool that knows only the defaults will look for.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COLOG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # Kubernetes mounts Secrets as files named after the key: COLOG_SECRETS_DIR points there.
+        secrets_dir=None,
+        extra="ignore",
+    )
+
+    # --- OpenSearch -------------------------------------------------------------------------
+    opensearch_url: str = Field(
+        "http://127.0.0.1:9200", description="comma-separated node URLs"
+    )
+    opensearch_user: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_password_file: Path | None = Field(
+        None, description="file holding the password (takes precedence over the env value)"
+    )
+    opensearch_ca_certs: Path | None = Field(None, description="CA bundle for TLS verification")
+    opensearch_verify_certs: bool = True
+    opensearch_timeout_s: float = 30.0
+
+    # --- Redis (Celery broker + embedding cache) ----------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # --- Triton --------------------------------------------------------------------------------
+    triton_url: str = Field("127.0.0.1:8001", description="host:port of the chosen protocol")
+    triton_http_url: str = "127.0.0.1:8000"
+    triton_protocol: Literal["grpc", "http"] = "grpc"
+    triton_model: str = "colog"
+    triton_embedder_model: str = "colog_embedder"
+    triton_timeout_s: float = 30.0
+    triton_retries: int = 4
+    triton_instance_kind: Literal["KIND_CPU", "KIND_GPU"] = "KIND_CPU"
+    triton_model_repository: Path = PROJECT_ROOT / "triton_models"
+
+    # --- documents ---------------------------------------------------------------------------
+    index_pattern: str = "logs-*"
+    incidents_index: str = "colog-incidents"
+    models_index: str = "colog-models"
+    stream_fields: list[str] = Field(default_factory=lambda: ["host.name", "log.file.path"])
+    stream_fallback_fields: list[str] = Field(default_factory=lambda: ["event.dataset"])
+    max_message_bytes: int = 16384
+
+    # --- model / modalities ------------------------------------------------------------------
+    window: int = 1
+    sequence_mode: Literal["context", "background"] = "context"
+    max_tokens: int = 60
+    context_timeout_s: float = 60.0
+
+    # --- batching ------------------------------------------------------------------------------
+    read_batch_size: int = 500
+    write_batch_size: int = 500
+    inference_batch_size: int = 64
+    embed_batch_size: int = 128
+    partitions: int = 8
+
+    # --- local stack ---------------------------------------------------------------------------
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+    opensearch_version: str = "2.19.1"
+    opensearch_heap: str = "1g"
+
+    @field_validator("stream_fields", "stream_fallback_fields", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def opensearch_hosts(self) -> list[str]:
+        return [url.strip() for url in self.opensearch_url.split(",") if url.strip()]
+
+    def opensearch_secret(self) -> str | None:
+        """The password, from its file when one is configured (rotated Secrets land there)."""
+        if self.opensearch_password_file is not None:
+            return self.opensearch_password_file.read_text(encoding="utf-8").strip()
+        if self.opensearch_password is not None:
+            return self.opensearch_password.get_secret_value()
+        return None
+
+    def masked(self) -> dict[str, object]:
+        """Settings as a plain dict with every secret replaced, for `colog config` and logs."""
+        shown: dict[str, object] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                shown[name] = "**********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                shown[name] = str(value)
+            else:
+                shown[name] = value
+        return shown
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
