@@ -1,0 +1,6 @@
+"""Entry point of the `colog` console script; importing the modules registers their commands."""
+
+from colog.cli.app import app
+from colog.cli import config_cmd  # noqa: F401  (registers commands)
+
+__all__ = ["app"]

@@ -1,0 +1,3 @@
+"""Session fixtures live in tests/fixtures/, one module per real server."""
+
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.triton"]
