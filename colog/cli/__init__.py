@@ -2,5 +2,6 @@
 
 from colog.cli.app import app
 from colog.cli import config_cmd  # noqa: F401  (registers commands)
+from colog.cli import model_cmd  # noqa: F401
 
 __all__ = ["app"]

@@ -1,0 +1,119 @@
+"""`colog train` and `colog evaluate` (stable: other tooling calls them exactly like this)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from colog.cli.app import app
+from colog.records import RecordsError, read_records
+
+err = Console(stderr=True)
+
+
+def _read(path: Path, what: str):
+    try:
+        return read_records(path)
+    except (RecordsError, FileNotFoundError, OSError) as exc:
+        err.print(f"[red]error:[/] {what}: {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from exc
+
+
+@app.command("train")
+def train_command(
+    data: Path = typer.Option(..., "--data", help="training records (JSONL)"),
+    out: Path = typer.Option(..., "--out", help="model directory to write"),
+    valid: Path | None = typer.Option(None, "--valid", help="validation records (JSONL); "
+                                      "default: the latest 20% of --data"),
+    classes: int = typer.Option(2, "--classes", help="2 (point) or 4 (point and collective)"),
+    window: int = typer.Option(1, "--window", min=0, help="W events each side"),
+    sequence: str = typer.Option("context", "--sequence", help="context or background"),
+    epochs: int = typer.Option(20, "--epochs", min=1),
+    seed: int = typer.Option(42, "--seed"),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    learning_rate: float = typer.Option(5e-4, "--lr"),
+    no_tomek: bool = typer.Option(False, "--no-tomek", help="skip Tomek-link under-sampling"),
+    max_tokens: int = typer.Option(60, "--max-tokens", min=1),
+) -> None:
+    """Train a CoLog model from JSONL records and write a self-contained model directory."""
+    if classes not in (2, 4):
+        err.print(f"error: --classes must be 2 or 4, got {classes}")
+        raise typer.Exit(2)
+    if sequence not in ("context", "background"):
+        err.print(f"error: --sequence must be context or background, got {sequence!r}")
+        raise typer.Exit(2)
+    train_records = _read(data, "--data")
+    valid_records = _read(valid, "--valid") if valid else None
+
+    from trainer.loop import TrainOptions
+    from trainer.pipeline import TrainSpec, train_from_records
+
+    spec = TrainSpec(num_classes=classes, window=window, sequence_mode=sequence,
+                     max_tokens=max_tokens, tomek=not no_tomek,
+                     options=TrainOptions(epochs=epochs, seed=seed, batch_size=batch_size,
+                                          learning_rate=learning_rate))
+    try:
+        outcome = train_from_records(train_records, valid_records, out, spec, err)
+    except ValueError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    report = outcome.valid_report
+    err.print(f"best epoch {outcome.best_epoch}; validation macro F1 {report['macro_f1']:.4f}, "
+              f"accuracy {report['accuracy']:.4f}; {outcome.seconds:.1f}s")
+    typer.echo(str(outcome.model_dir))
+
+
+def _print_report(report: dict) -> None:
+    table = Table(title=f"{report['n']} events, model {report['model_dir']}")
+    for column in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="right" if column != "class" else "left")
+    for name, row in report["per_class"].items():
+        table.add_row(name, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
+                      str(row["support"]))
+    table.add_row("macro", f"{report['precision']:.4f}", f"{report['recall']:.4f}",
+                  f"{report['macro_f1']:.4f}", str(report["n"]))
+    console = Console()
+    console.print(table)
+    fmt = lambda v: "undefined (one class)" if v is None else f"{v:.4f}"  # noqa: E731
+    console.print(f"accuracy {report['accuracy']:.4f}  ROC-AUC {fmt(report['roc_auc'])}  "
+                  f"PR-AUC {fmt(report['pr_auc'])}")
+    console.print("confusion matrix (rows true, columns predicted, order "
+                  f"{report['classes']}): {report['confusion_matrix']}")
+    for view in ("point", "collective"):
+        if view in report:
+            v = report[view]
+            console.print(f"{view}: macro F1 {v['macro_f1']:.4f}, anomaly F1 "
+                          f"{v['anomaly_f1']:.4f}, ROC-AUC {fmt(v['roc_auc'])}")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: Path = typer.Option(..., "--model", help="model directory"),
+    data: Path = typer.Option(..., "--data", help="test records (JSONL)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    plots: Path | None = typer.Option(None, "--plots", help="write PNG plots into this folder"),
+) -> None:
+    """Evaluate a model directory on labelled JSONL records."""
+    from colog.model.bundle import ModelDirError
+    from trainer.pipeline import evaluate_records
+
+    records = _read(data, "--data")
+    try:
+        report = evaluate_records(model, records)
+    except ModelDirError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    probs, targets = report.pop("_probs"), report.pop("_targets")
+    if plots is not None:
+        from trainer.plots import write_plots
+
+        for path in write_plots(report, targets, probs, plots):
+            err.print(f"wrote {path}")
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        _print_report(report)

@@ -1,0 +1,1 @@
+"""The two modalities of an event: semantic (its tokens) and sequence (its stream's window)."""

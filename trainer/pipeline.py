@@ -1,0 +1,137 @@
+"""`colog train` and `colog evaluate` from files: records in, model directory or report out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from colog import __version__
+from colog.features.embedding import SentenceEmbedder
+from colog.features.semantic import SemanticTokenizer
+from colog.features.windows import centre_column
+from colog.labels import class_index, classes_for
+from colog.model.bundle import save_model_dir
+from colog.model.config import ModelConfig
+from colog.model.network import CoLog
+from colog.records import LogRecord
+from colog.scoring import score_records
+from trainer.balance import BalanceReport, tomek_undersample
+from trainer.dataset import Dataset, build_dataset, chronological_split, context_labels
+from trainer.loop import TrainOptions, predict_probs, train
+from trainer.metrics import classification_report
+
+
+@dataclass
+class TrainSpec:
+    num_classes: int = 2
+    window: int = 1
+    sequence_mode: str = "context"
+    max_tokens: int = 60
+    tomek: bool = True
+    options: TrainOptions = field(default_factory=TrainOptions)
+    model_overrides: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainOutcome:
+    model_dir: Path
+    valid_report: dict
+    balance: BalanceReport
+    train_size: int
+    valid_size: int
+    best_epoch: int
+    seconds: float
+
+
+def check_trainable(data: Dataset, what: str) -> None:
+    present = np.unique(data.targets)
+    if len(present) < 2:
+        only = data.classes[int(present[0])] if len(present) else "none"
+        raise ValueError(
+            f"{what} holds only one class ({only}): label some events of the other class, or "
+            "use --label-by-level in `colog convert`")
+
+
+def train_from_records(train_records: list[LogRecord], valid_records: list[LogRecord] | None,
+                       out_dir: Path, spec: TrainSpec, console: Console | None = None,
+                       embedder: SentenceEmbedder | None = None,
+                       model: CoLog | None = None) -> TrainOutcome:
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    tokenizer = SemanticTokenizer(max_tokens=spec.max_tokens)
+    embedder = embedder or SentenceEmbedder()
+    build = dict(num_classes=spec.num_classes, window=spec.window, mode=spec.sequence_mode)
+    full = build_dataset(train_records, tokenizer, embedder, **build)
+    if valid_records is None:
+        # Validation is the latest 20% of TRAIN: early stopping sees the future as serving will.
+        train_rows, valid_rows = chronological_split(full.timestamps, [0.8, 0.2])
+        train_data, valid_data = full.take(train_rows), full.take(valid_rows)
+    else:
+        train_data = full
+        valid_data = build_dataset(valid_records, tokenizer, embedder, **build)
+    check_trainable(train_data, "the training data")
+    balance = BalanceReport(train_data.summary(), train_data.summary())
+    if spec.tomek:
+        train_data, balance = tomek_undersample(
+            train_data, centre_column(spec.window, spec.sequence_mode))
+    console.print(f"train {len(train_data)} events {train_data.summary()}, "
+                  f"validation {len(valid_data)} events {valid_data.summary()}")
+    console.print(balance.describe() if spec.tomek else "Tomek links: off")
+
+    config = ModelConfig(vocab_size=tokenizer.vocab_size, max_tokens=spec.max_tokens,
+                         window=spec.window, sequence_mode=spec.sequence_mode,
+                         num_classes=spec.num_classes, **spec.model_overrides)
+    model = model or CoLog(config)
+    result = train(model, train_data, valid_data, spec.options)
+    valid_report = classification_report(valid_data.targets, predict_probs(model, valid_data),
+                                          valid_data.classes)
+    metrics = {
+        "validation": valid_report,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "train_seconds": round(result.seconds, 2),
+        "train_size": len(train_data),
+        "valid_size": len(valid_data),
+        "tomek": {"enabled": spec.tomek, "removed": balance.removed,
+                  "before": balance.before, "after": balance.after},
+        "options": spec.options.to_dict(),
+        "history": result.history,
+    }
+    feature_config = {"window": spec.window, "sequence_mode": spec.sequence_mode,
+                      "max_tokens": spec.max_tokens, "embedder": "all-MiniLM-L6-v2",
+                      "masking": "colog.parsing.masking", "colog_version": __version__}
+    extra = {tokenizer.path.name: tokenizer.path}
+    save_model_dir(out_dir, model, config, classes=classes_for(spec.num_classes),
+                   feature_config=feature_config, metrics=metrics, extra_files=extra)
+    return TrainOutcome(Path(out_dir), valid_report, balance, len(train_data), len(valid_data),
+                        result.best_epoch, time.perf_counter() - started)
+
+
+def evaluation_targets(records: list[LogRecord], scored, num_classes: int, window: int,
+                       mode: str) -> np.ndarray:
+    from colog.labels import resolve_labels
+
+    event, _ = resolve_labels([r.label for r in records], [r.message for r in records],
+                              [r.level for r in records])
+    context = context_labels(records, event, scored.modalities.window_index, window, mode)
+    return class_index(event, context, num_classes)
+
+
+def evaluate_records(model_dir: Path, records: list[LogRecord],
+                     embedder: SentenceEmbedder | None = None) -> dict:
+    from colog.model.bundle import load_model_dir
+
+    loaded = load_model_dir(model_dir)
+    f = loaded.feature_config
+    scored = score_records(model_dir, records, embedder, loaded)
+    targets = evaluation_targets(records, scored, len(loaded.classes), int(f["window"]),
+                                 str(f["sequence_mode"]))
+    report = classification_report(targets, scored.outputs["probs"], loaded.classes)
+    report["model_dir"] = str(model_dir)
+    report["_probs"] = scored.outputs["probs"]
+    report["_targets"] = targets
+    return report
