@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from colog.labels import (
+    LabelError,
+    class_index,
+    derive_context_labels,
+    negative_keywords_in,
+    resolve_label,
+    validate_label,
+    weak_label,
+)
+
+
+def test_weak_label_from_level_and_keywords():
+    assert weak_label("Connection established", "ERROR") == "anomaly"
+    assert weak_label("Connection established", "warn") == "anomaly"
+    assert weak_label("Connection established", "INFO") == "normal"
+    assert weak_label("Failed password for root", None) == "anomaly"
+    assert weak_label("connection timed out after 30s", "INFO") == "anomaly"
+    # Word boundaries: "terror" is not "error", "failover" is not "fail".
+    assert weak_label("terror alert drill, failover test passed", "INFO") == "normal"
+    assert negative_keywords_in("Could not connect: Connection refused") == ["could not", "refused"]
+
+
+def test_explicit_labels_always_override_weak_rules():
+    assert resolve_label("normal", "FATAL error everything failed", "FATAL") == ("normal", "explicit")
+    assert resolve_label("anomaly", "all good", "INFO") == ("anomaly", "explicit")
+    assert resolve_label(None, "all good", "INFO") == ("normal", "weak")
+
+
+@pytest.mark.parametrize("bad", ["ANOMALOUS", "", None, 1, "abnormal"])
+def test_invalid_label_values_are_rejected(bad):
+    with pytest.raises(LabelError, match="must be one of"):
+        validate_label(bad)
+
+
+def test_context_label_derived_from_other_events_in_window():
+    anomaly = np.array([False, True, False, False, False])
+    idx = np.array([[-1, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, -1]])
+    context = derive_context_labels(anomaly, idx, centre=1)
+    # Event 1 itself is anomalous, but its own context (0 and 2) is not.
+    assert context.tolist() == [True, False, True, False, False]
+
+
+def test_class_index_two_and_four_classes():
+    event = np.array([0, 1, 0, 1], dtype=bool)
+    context = np.array([0, 0, 1, 1], dtype=bool)
+    assert class_index(event, None, 2).tolist() == [0, 1, 0, 1]
+    assert class_index(event, context, 4).tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError):
+        class_index(event, None, 4)
