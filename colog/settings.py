@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     triton_url: str = Field("127.0.0.1:8001", description="host:port of the chosen protocol")
     triton_http_url: str = "127.0.0.1:8000"
     triton_protocol: Literal["grpc", "http"] = "grpc"
+    triton_metrics_port: int = 8002
     triton_model: str = "colog"
     triton_embedder_model: str = "colog_embedder"
     triton_timeout_s: float = 30.0
@@ -75,6 +76,30 @@ class Settings(BaseSettings):
     partitions: int = 8
 
     # --- local stack ---------------------------------------------------------------------------
+    # --- worker runtime ---
+    beat_interval_s: float = Field(10.0, description="how often beat dispatches pending partitions")
+    partition_lock_ttl_s: float = Field(
+        120.0, description="a partition lock outlives a killed worker by at most this long")
+    embedding_cache: bool = True
+    embedding_cache_ttl_s: int = 7 * 24 * 3600
+    drain_state_key: str = "colog:drain:state"
+    metrics_port: int = 9108
+    heartbeat_file: Path = Field(Path("/tmp/colog-worker.heartbeat"),
+                                 description="touched by the worker; `colog health` reads it")
+    heartbeat_max_age_s: float = 120.0
+    score_threshold: float = 0.5
+
+    # --- incidents and alerting ---
+    incident_quiet_period_s: float = 300.0
+    alert_interval_minutes: int = 5
+    alert_min_anomalies: int = 1
+    dashboards_url: str | None = None
+
+    # --- retraining and releases ---
+    retrain_interval_s: float = Field(0.0, description="0 = scheduled retraining off")
+    gate_margin: float = Field(0.0, description="candidate macro F1 may be this much lower")
+    holdout_fraction: float = 0.2
+
     cache_dir: Path = PROJECT_ROOT / ".cache"
     opensearch_version: str = "2.19.1"
     opensearch_heap: str = "1g"

@@ -8,20 +8,32 @@ ROOT=$(pwd)
 step() { printf '\n== %s\n' "$*"; }
 timed() { local t0=$SECONDS; "$@"; printf '   (%s: %ds)\n' "$1" $((SECONDS - t0)); }
 
+# Root runs apt-get directly; anyone else needs sudo (and is told so when it is missing).
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "install: need root for: $* (no sudo here); run that as root, then this again" >&2; exit 1
+  fi
+}
+
 apt_packages() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
   if ((${#missing[@]})); then
     step "Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     step "Debian packages: already installed"
   fi
-  # The Debian package starts a system redis on 6379; the project runs its own on loopback.
+  # The Debian package may start a system redis on 6379; the project runs its own on loopback.
   if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
-    systemctl stop redis-server || true
+    as_root systemctl stop redis-server || true
+  elif command -v service >/dev/null && service redis-server status >/dev/null 2>&1; then
+    as_root service redis-server stop >/dev/null || true
   fi
 }
 
