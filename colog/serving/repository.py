@@ -1,0 +1,213 @@
+"""The live Triton model repository, assembled from the templates in `triton_models/`.
+
+`triton_models/` (git-tracked) holds model code and config templates only. Triton serves a live
+repository under the cache directory, where numbered versions of `colog` are added by
+:func:`place_version`: each version is written to a staging folder beside the model and renamed
+into place, so Triton never sees a half-written version and a served version is never modified.
+
+Each model also gets `configs/gpu.pbtxt` (the same config with `KIND_GPU`): a GPU host serves the
+very same repository with `tritonserver --model-config-name=gpu`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from colog.settings import PROJECT_ROOT
+
+TEMPLATES = PROJECT_ROOT / "triton_models"
+COLOG = "colog"
+EMBEDDER = "colog_embedder"
+MODELS = (COLOG, EMBEDDER)
+VERSION_MODEL_DIR = "colog_model"  # must match MODEL_DIR in triton_models/colog/model.py
+GPU_CONFIG_NAME = "gpu"
+KINDS = ("KIND_CPU", "KIND_GPU")
+
+_KIND = re.compile(r"kind:\s*KIND_[A-Z]+")
+_PARAMS = re.compile(r"(# --- parameters .*?---\n)(.*?)(# --- end parameters ---)", re.S)
+
+
+class RepositoryError(Exception):
+    """The repository or a model directory is unusable; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class FeatureParameters:
+    """What a worker needs to build inputs for the served model (read back from the config)."""
+
+    window: int
+    sequence_mode: str
+    max_tokens: int
+    classes: list[str]
+
+    def as_config(self) -> dict[str, str]:
+        return {
+            "window": str(self.window),
+            "sequence_mode": self.sequence_mode,
+            "max_tokens": str(self.max_tokens),
+            "classes": json.dumps(self.classes),
+        }
+
+    @classmethod
+    def from_config(cls, parameters: dict[str, str]) -> FeatureParameters:
+        try:
+            return cls(
+                window=int(parameters["window"]),
+                sequence_mode=str(parameters["sequence_mode"]),
+                max_tokens=int(parameters["max_tokens"]),
+                classes=list(json.loads(parameters["classes"])),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise RepositoryError(f"model config parameters are incomplete or malformed: {exc}") from exc
+
+
+def live_repository(settings: Any) -> Path:
+    """Where Triton's repository lives. The git-tracked templates are never served directly:
+    when the setting points at them, the live repository is `cache_dir/triton/models`."""
+    configured = Path(settings.triton_model_repository).resolve()
+    if configured == TEMPLATES.resolve():
+        return Path(settings.cache_dir).resolve() / "triton" / "models"
+    return configured
+
+
+# --- configs --------------------------------------------------------------------------------
+
+
+def render_config(model: str, kind: str, parameters: FeatureParameters | None = None) -> str:
+    """The template's config.pbtxt with the instance kind set and, for `colog`, its parameters."""
+    if kind not in KINDS:
+        raise RepositoryError(f"instance kind must be one of {KINDS}, not {kind!r}")
+    text = (TEMPLATES / model / "config.pbtxt").read_text(encoding="utf-8")
+    text = _KIND.sub(f"kind: {kind}", text)
+    if parameters is not None:
+        block = "".join(
+            f'parameters: {{ key: "{key}" value: {{ string_value: {json.dumps(value)} }} }}\n'
+            for key, value in parameters.as_config().items()
+        )
+        text, found = _PARAMS.subn(lambda m: m.group(1) + block + m.group(3), text)
+        if not found:
+            raise RepositoryError(f"{TEMPLATES / model / 'config.pbtxt'} lost its parameters markers")
+    return text
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_configs(repo: Path, model: str, kind: str, parameters: FeatureParameters | None) -> None:
+    _write_atomic(repo / model / "config.pbtxt", render_config(model, kind, parameters))
+    (repo / model / "configs").mkdir(exist_ok=True)
+    _write_atomic(repo / model / "configs" / f"{GPU_CONFIG_NAME}.pbtxt",
+                  render_config(model, "KIND_GPU", parameters))
+
+
+def _copy_if_changed(src: Path, dst: Path) -> None:
+    if not dst.exists() or dst.read_bytes() != src.read_bytes():
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+
+
+def assemble(repo: Path, kind: str = "KIND_CPU") -> Path:
+    """Create or refresh the live repository: configs for both models, the embedder's code.
+    Existing `colog` versions are kept; the `colog` parameters follow its newest version."""
+    for model in MODELS:
+        if not (TEMPLATES / model / "config.pbtxt").is_file():
+            raise RepositoryError(f"template {TEMPLATES / model} is missing (broken checkout?)")
+        (repo / model).mkdir(parents=True, exist_ok=True)
+    (repo / EMBEDDER / "1").mkdir(exist_ok=True)
+    _copy_if_changed(TEMPLATES / EMBEDDER / "model.py", repo / EMBEDDER / "1" / "model.py")
+    _write_configs(repo, EMBEDDER, kind, None)
+    versions = list_versions(repo)
+    parameters = read_version_parameters(repo, versions[-1]) if versions else None
+    _write_configs(repo, COLOG, kind, parameters)
+    return repo
+
+
+def instance_kind(repo: Path, model: str = COLOG) -> str:
+    """The kind in the repository's default config (what a plain tritonserver uses)."""
+    match = _KIND.search((repo / model / "config.pbtxt").read_text(encoding="utf-8"))
+    return match.group(0).split(":")[1].strip() if match else "KIND_CPU"
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+def list_versions(repo: Path, model: str = COLOG) -> list[int]:
+    """Numbered versions present (complete ones only: staging folders are dot-named)."""
+    folder = repo / model
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def feature_parameters(model_dir: Path) -> FeatureParameters:
+    """Read a model directory's feature settings and classes without loading its weights."""
+    from colog.model.bundle import ModelDirError, load_model_dir
+
+    model_dir = Path(model_dir)
+    try:
+        loaded = load_model_dir(model_dir)
+    except ModelDirError as exc:
+        raise RepositoryError(f"not a usable model directory (write one with `colog train`): {exc}") from exc
+    except Exception as exc:  # anything else malformed: say which directory and why
+        raise RepositoryError(f"{model_dir} cannot be loaded as a CoLog model: {exc}") from exc
+    features = loaded.feature_config
+    return FeatureParameters(
+        window=int(_field(features, "window")),
+        sequence_mode=str(_field(features, "sequence_mode")),
+        max_tokens=int(_field(features, "max_tokens")),
+        classes=[str(c) for c in loaded.classes],
+    )
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+def read_version_parameters(repo: Path, version: int) -> FeatureParameters | None:
+    """The parameters recorded when `version` was placed (None for a foreign version folder)."""
+    path = repo / COLOG / str(version) / "parameters.json"
+    if not path.is_file():
+        return None
+    return FeatureParameters.from_config(json.loads(path.read_text(encoding="utf-8")))
+
+
+def place_version(repo: Path, model_dir: Path, kind: str | None = None) -> int:
+    """Copy `model_dir` into the repository as the next numbered `colog` version; return it.
+
+    Validates the model directory first (a malformed one never reaches Triton), writes into a
+    staging folder and renames it into place, then points the config parameters at it.
+    """
+    parameters = feature_parameters(model_dir)
+    kind = kind or (instance_kind(repo) if (repo / COLOG / "config.pbtxt").is_file() else "KIND_CPU")
+    if not (repo / COLOG / "config.pbtxt").is_file():
+        assemble(repo, kind)
+    folder = repo / COLOG
+    staging = folder / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(model_dir, staging / VERSION_MODEL_DIR)
+        shutil.copyfile(TEMPLATES / COLOG / "model.py", staging / "model.py")
+        (staging / "parameters.json").write_text(json.dumps(parameters.as_config()), encoding="utf-8")
+        version = (list_versions(repo) or [0])[-1] + 1
+        while True:  # another placer may take the same number: rename fails, try the next one
+            try:
+                os.rename(staging, folder / str(version))
+                break
+            except OSError:
+                if not (folder / str(version)).exists():
+                    raise
+                version += 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _write_configs(repo, COLOG, kind, parameters)
+    return version

