@@ -7,6 +7,7 @@ stack's defaults are exactly what a tool that knows only the defaults will look 
 from __future__ import annotations
 
 from functools import lru_cache
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     incident_quiet_period_s: float = 300.0
     alert_interval_minutes: int = 5
     alert_min_anomalies: int = 1
+    alert_min_incidents: int = 1
     dashboards_url: str | None = None
 
     # --- retraining and releases ---
@@ -138,4 +140,7 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    # Secret files (one per setting, named like the field, e.g. opensearch_password) are read
+    # from COLOG_SECRETS_DIR when it is set: that is how Kubernetes mounts a Secret.
+    secrets_dir = os.environ.get("COLOG_SECRETS_DIR")
+    return Settings(_secrets_dir=secrets_dir) if secrets_dir else Settings()

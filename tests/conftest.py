@@ -1,3 +1,3 @@
 """Session fixtures live in tests/fixtures/, one module per real server."""
 
-pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.triton"]
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.triton", "tests.fixtures.enrich"]

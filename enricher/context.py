@@ -1,0 +1,80 @@
+"""Everything one worker process needs to enrich streams, built once per process.
+
+Clients are created here, lazily, after a Celery worker forks (OPS-NOTES: gRPC channels made
+before fork can hang), never at import time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from opensearchpy import OpenSearch
+
+from colog.features.embedding import SentenceEmbedder
+from colog.features.modalities import Modalities
+from colog.features.semantic import SemanticTokenizer
+from colog.settings import Settings
+from enricher.metrics import WorkerMetrics
+from enricher.scorers import Scorer
+from enricher.templates import TemplateStore
+
+AfterWrite = Callable[..., None]
+
+
+@dataclass
+class EnrichContext:
+    settings: Settings
+    client: OpenSearch
+    scorer: Scorer
+    embedder: SentenceEmbedder
+    tokenizer: SemanticTokenizer
+    templates: TemplateStore
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    redis: object | None = None
+    after_write_hooks: list[AfterWrite] = field(default_factory=list)
+
+    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
+        hits, misses = self.embedder.hits, self.embedder.misses
+        started = time.perf_counter()
+        outputs, version = self.scorer.predict(modalities)
+        self.metrics.triton_seconds.observe(time.perf_counter() - started)
+        self.metrics.cache_hits.inc(self.embedder.hits - hits)
+        self.metrics.cache_misses.inc(self.embedder.misses - misses)
+        return outputs, version
+
+    def after_write(self, stream, updates, report) -> None:
+        for hook in self.after_write_hooks:
+            hook(self, stream, updates, report)
+
+
+def build_context(settings: Settings, scorer: Scorer | None = None,
+                  use_cache: bool | None = None, client: OpenSearch | None = None,
+                  redis_client=None) -> EnrichContext:
+    import redis
+
+    from colog.opensearch_client import make_client
+    from enricher.embedding_cache import NoCache, RedisEmbeddingCache
+
+    client = client or make_client(settings)
+    redis_client = redis_client or redis.Redis.from_url(settings.redis_url)
+    if scorer is None:
+        from colog.serving.client import get_client
+        from enricher.scorers import TritonScorer
+
+        scorer = TritonScorer(get_client(settings))
+    use_cache = settings.embedding_cache if use_cache is None else use_cache
+    cache = RedisEmbeddingCache(redis_client, settings.embedding_cache_ttl_s) if use_cache \
+        else NoCache()
+    embedder = SentenceEmbedder(encode=scorer.embed, cache=cache,
+                                batch_size=settings.embed_batch_size)
+    tokenizer = SemanticTokenizer(max_tokens=scorer.spec.max_tokens)
+    templates = TemplateStore(redis_client, settings.drain_state_key)
+    ctx = EnrichContext(settings, client, scorer, embedder, tokenizer, templates,
+                        redis=redis_client)
+    from enricher.hooks import default_hooks
+
+    ctx.after_write_hooks.extend(default_hooks())
+    return ctx

@@ -1,0 +1,183 @@
+"""`colog demo`: the whole job on bundled sample logs, on this machine, with the real servers.
+
+1. train a default model from the samples (weak labels: log level and negative keywords) unless
+   one was trained before; 2. place it in the Triton repository; 3. start OpenSearch, Redis and
+   Triton; 4. `colog setup`; 5. ingest the samples; 6. enrich until nothing is pending;
+7. print what an analyst would look at first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from colog.settings import PROJECT_ROOT, Settings
+
+SAMPLES = PROJECT_ROOT / "samples" / "loghub"
+# (file, format name): several streams, real messages, a mix of levels.
+DEMO_LOGS = (("HDFS_2k.log", "HDFS"), ("Hadoop_2k.log", "Hadoop"),
+             ("Zookeeper_2k.log", "Zookeeper"), ("OpenSSH_2k.log", "OpenSSH"),
+             ("Apache_2k.log", "Apache"))
+DEMO_INDEX = "logs-demo"
+DEMO_EPOCHS = 6
+
+
+@dataclass
+class DemoTimings:
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+    def step(self, name: str, started: float) -> None:
+        self.steps.append((name, time.perf_counter() - started))
+
+
+def demo_records(log_files=DEMO_LOGS):
+    """Training records from the samples: the header's level is kept apart from the message."""
+    from colog.parsing.formats import resolve_format
+    from colog.parsing.lines import LineError, iter_raw_lines, parse_lines
+    from colog.records import LogRecord, order_by_stream_time
+
+    records = []
+    for name, fmt in log_files:
+        path = SAMPLES / name
+        for result in parse_lines(iter_raw_lines(path), resolve_format(fmt)):
+            if isinstance(result, LineError):
+                continue
+            stream = f"{result.stream or 'localhost'}|{name}"
+            records.append(LogRecord(result.timestamp, result.message, stream, result.level,
+                                     line=result.line))
+    return order_by_stream_time(records)
+
+
+def ensure_model(settings: Settings, console: Console) -> Path:
+    from trainer.loop import TrainOptions
+    from trainer.pipeline import TrainSpec, train_from_records
+
+    model_dir = Path(settings.cache_dir) / "demo" / "model"
+    if (model_dir / "config.json").is_file():
+        console.print(f"model: reusing {model_dir}")
+        return model_dir
+    records = demo_records()
+    console.print(f"model: training a default model on {len(records)} sample events "
+                  f"(weak labels from level and keywords, {DEMO_EPOCHS} epochs)")
+    spec = TrainSpec(num_classes=4, options=TrainOptions(epochs=DEMO_EPOCHS, warmup_epochs=1))
+    outcome = train_from_records(records, None, model_dir, spec, console=console)
+    console.print(f"model: validation macro F1 {outcome.valid_report['macro_f1']:.3f}")
+    return model_dir
+
+
+def serve_model(settings: Settings, model_dir: Path, console: Console) -> int:
+    """Place the model in the live repository unless the newest version already holds it."""
+    import json
+
+    from colog.serving.repository import list_versions, live_repository, place_version
+
+    repo = live_repository(settings)
+    wanted = json.loads((model_dir / "version.json").read_text())["content_hash"]
+    versions = list_versions(repo)
+    if versions:
+        newest = repo / "colog" / str(versions[-1])
+        served = next(newest.rglob("version.json"), None)
+        if served and json.loads(served.read_text()).get("content_hash") == wanted:
+            console.print(f"triton: version {versions[-1]} already holds this model")
+            return versions[-1]
+    version = place_version(repo, model_dir)
+    console.print(f"triton: placed the model as version {version}")
+    return version
+
+
+def summary(client, console: Console, index: str = DEMO_INDEX) -> dict:
+    """Counts by label and anomaly type, top anomalous templates, first anomaly hits."""
+    body = {"size": 0, "aggs": {
+        "status": {"terms": {"field": "colog.status"}},
+        "label": {"terms": {"field": "colog.label"}},
+        "type": {"terms": {"field": "colog.anomaly_type"}},
+        "templates": {"filter": {"term": {"colog.label": "anomaly"}}, "aggs": {
+            "top": {"terms": {"field": "colog.template.id", "size": 8},
+                    "aggs": {"text": {"top_hits": {"size": 1,
+                                                   "_source": ["colog.template.text"]}},
+                             "score": {"avg": {"field": "colog.score"}}}}}}}}
+    result = client.search(index=index, body=body)
+    aggs = result["aggregations"]
+    counts = {name: {b["key"]: b["doc_count"] for b in aggs[name]["buckets"]}
+              for name in ("status", "label", "type")}
+    console.print(f"documents by colog.status: {counts['status']}")
+    console.print(f"documents by colog.label: {counts['label']}")
+    console.print(f"documents by colog.anomaly_type: {counts['type']}")
+    table = Table(title="top anomalous templates")
+    for column in ("count", "mean score", "template"):
+        table.add_column(column)
+    for bucket in aggs["templates"]["top"]["buckets"]:
+        text = bucket["text"]["hits"]["hits"][0]["_source"]["colog"]["template"]["text"]
+        table.add_row(str(bucket["doc_count"]), f"{bucket['score']['value']:.3f}", text[:90])
+    console.print(table)
+    hits = client.search(index=index, q="colog.label:anomaly", size=5,
+                         sort="colog.score:desc", _source_includes="message,host.name,colog")
+    table = Table(title="first hits of colog.label:anomaly (highest score)")
+    for column in ("score", "type", "semantic/sequence", "top tokens", "message"):
+        table.add_column(column)
+    for hit in hits["hits"]["hits"]:
+        c = hit["_source"]["colog"]
+        table.add_row(f"{c['score']:.3f}", c["anomaly_type"],
+                      f"{c['attention']['semantic']:.2f}/{c['attention']['sequence']:.2f}",
+                      " ".join(c["attention"]["tokens"][:4]), hit["_source"]["message"][:70])
+    console.print(table)
+    counts["anomaly_hits"] = hits["hits"]["total"]["value"]
+    return counts
+
+
+def run_demo(settings: Settings, console: Console | None = None) -> dict:
+    from colog.opensearch_client import make_client
+    from colog.stack import manager
+    from enricher.context import build_context
+    from enricher.ingest import ingest_file
+    from enricher.one_pass import run_pass
+    from enricher.setup import run_setup
+
+    console = console or Console()
+    timings = DemoTimings()
+    started_all = time.perf_counter()
+
+    t = time.perf_counter()
+    model_dir = ensure_model(settings, console)
+    version = serve_model(settings, model_dir, console)
+    timings.step("model", t)
+
+    t = time.perf_counter()
+    manager.up(settings)
+    client = make_client(settings)
+    from colog.serving.client import get_client
+
+    get_client(settings).load_model()  # explicit control: serve the newest version now
+    timings.step("stack up", t)
+
+    t = time.perf_counter()
+    report = run_setup(client, settings)
+    for note in report.notes:
+        console.print(f"setup note: {note}")
+    for name, fmt in DEMO_LOGS:
+        result = ingest_file(client, SAMPLES / name, DEMO_INDEX, fmt=fmt, host="localhost")
+        console.print(f"ingest {name}: indexed {result.indexed}, already present "
+                      f"{result.duplicates}, rejected {len(result.rejected)}")
+    timings.step("setup + ingest", t)
+
+    t = time.perf_counter()
+    ctx = build_context(settings)
+    result = run_pass(ctx, flush=True, progress=True)
+    console.print(f"enrich: {result.scored} scored, {result.rejected} skipped/failed, "
+                  f"{result.still_pending} still pending, {result.docs_per_second:.1f} docs/s, "
+                  f"model version(s) {sorted(result.model_versions) or [version]}")
+    timings.step("enrich", t)
+
+    counts = summary(client, console)
+    for name, seconds in timings.steps:
+        console.print(f"  {name:<16} {seconds:6.1f}s")
+    console.print(f"demo finished in {time.perf_counter() - started_all:.0f}s. Look at the "
+                  f"results: curl '{settings.opensearch_hosts[0]}/{DEMO_INDEX}/_search?"
+                  "q=colog.label:anomaly&pretty' (or point OpenSearch Dashboards at it and "
+                  "`colog setup --dashboards URL`); stop the servers with `colog stack down`.")
+    counts["still_pending"] = result.still_pending
+    return counts

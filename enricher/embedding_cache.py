@@ -1,0 +1,51 @@
+"""Embedding cache in Redis, keyed by the hash of the masked message.
+
+Logs repeat a few hundred templates millions of times, so after warm-up almost every embedding
+comes from here instead of Triton. Vectors are stored as raw float32 bytes (1.5 KiB each) with a
+TTL, so the cache stays bounded when templates drift.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import redis
+
+from colog.features.embedding import EMBEDDING_DIM
+
+PREFIX = "colog:emb:"
+
+
+class RedisEmbeddingCache:
+    def __init__(self, client: redis.Redis, ttl_s: int):
+        self.client = client
+        self.ttl_s = ttl_s
+
+    def get_many(self, keys: list[str]) -> list[np.ndarray | None]:
+        if not keys:
+            return []
+        values = self.client.mget([PREFIX + key for key in keys])
+        result: list[np.ndarray | None] = []
+        for raw in values:
+            if raw is None or len(raw) != EMBEDDING_DIM * 4:
+                result.append(None)  # a truncated entry is recomputed, never trusted
+            else:
+                result.append(np.frombuffer(raw, dtype=np.float32).copy())
+        return result
+
+    def set_many(self, items: dict[str, np.ndarray]) -> None:
+        if not items:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key, vector in items.items():
+            pipe.set(PREFIX + key, np.asarray(vector, np.float32).tobytes(), ex=self.ttl_s)
+        pipe.execute()
+
+
+class NoCache:
+    """Cache off (`COLOG_EMBEDDING_CACHE=false`, and the benchmark's comparison run)."""
+
+    def get_many(self, keys: list[str]) -> list[np.ndarray | None]:
+        return [None] * len(keys)
+
+    def set_many(self, items: dict[str, np.ndarray]) -> None:
+        return None

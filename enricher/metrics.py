@@ -1,0 +1,54 @@
+"""Prometheus metrics of the worker (served on COLOG_METRICS_PORT by `colog worker`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from enricher.writer import WriteReport
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class WorkerMetrics:
+    """One set per process; the prometheus_client default registry holds them."""
+
+    _instance: "WorkerMetrics | None" = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            self = super().__new__(cls)
+            self.documents = Counter("colog_documents_total",
+                                     "Documents given a final status", ["status"])
+            self.write_outcomes = Counter("colog_write_outcomes_total",
+                                          "Bulk write-back outcomes other than a plain update",
+                                          ["outcome"])
+            self.batch_seconds = Histogram("colog_batch_seconds",
+                                           "Time to build, score and write one batch",
+                                           buckets=_BUCKETS)
+            self.triton_seconds = Histogram("colog_triton_seconds",
+                                            "Latency of one Triton inference call",
+                                            buckets=_BUCKETS)
+            self.cache_hits = Counter("colog_embedding_cache_hits_total",
+                                      "Embeddings served from the cache")
+            self.cache_misses = Counter("colog_embedding_cache_misses_total",
+                                        "Embeddings computed by the embedder")
+            self.lag_seconds = Gauge("colog_lag_seconds",
+                                     "Age of the oldest pending document")
+            self.pending = Gauge("colog_pending_documents", "Documents waiting for a verdict")
+            cls._instance = self
+        return cls._instance
+
+    def record_write(self, report: WriteReport) -> None:
+        for status, count in report.written.items():
+            self.documents.labels(status=status).inc(count)
+        for outcome in ("noop", "conflicts_resolved", "already_final", "deleted", "retries"):
+            value = getattr(report, outcome)
+            if value:
+                self.write_outcomes.labels(outcome=outcome).inc(value)
+        if report.unwritten:
+            self.write_outcomes.labels(outcome="unwritten").inc(len(report.unwritten))
+
+    def cache_ratio(self) -> float:
+        hits = self.cache_hits._value.get()
+        total = hits + self.cache_misses._value.get()
+        return hits / total if total else 0.0

@@ -1,0 +1,186 @@
+"""`colog setup`: the index template for the `colog.*` contract and the `colog-ingest` pipeline.
+
+The mapping lives in a component template (`colog-fields`) composed by an index template
+(`colog`). OpenSearch applies only the highest-priority index template that matches an index,
+so a site with its own template for the same pattern adds `colog-fields` to its `composed_of`;
+setup detects that case and says so. Existing indices get the fields through a put-mapping, which
+OpenSearch refuses for a field that already has another type: that conflict is reported, never
+forced.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError, RequestError
+
+from colog.fields import mapping_properties
+from colog.settings import Settings
+
+COMPONENT = "colog-fields"
+TEMPLATE = "colog"
+PIPELINE = "colog-ingest"
+TEMPLATE_PRIORITY = 200
+META = {"managed_by": "colog", "contract": "DESIGN section 5"}
+
+
+@dataclass
+class SetupReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts
+
+
+def component_body() -> dict:
+    return {"template": {"mappings": {"properties": mapping_properties()}}, "_meta": META}
+
+
+def template_body(pattern: str) -> dict:
+    return {"index_patterns": [pattern], "composed_of": [COMPONENT],
+            "priority": TEMPLATE_PRIORITY, "_meta": META}
+
+
+def pipeline_body(settings: Settings, with_stream: bool) -> dict:
+    processors: list[dict] = [
+        {"set": {"field": "colog.status", "value": "pending", "override": False}},
+        {"set": {"field": "event.ingested", "value": "{{{_ingest.timestamp}}}",
+                 "override": False}},
+    ]
+    if with_stream:
+        # Mustache renders a missing field as "", which is the worker's key for the primary
+        # fields; documents with none of them get their (fallback) key from the worker.
+        key = "|".join("{{{%s}}}" % name for name in settings.stream_fields)
+        condition = " || ".join(f"ctx.{n.replace('.', '?.')} != null"
+                                for n in settings.stream_fields)
+        processors.insert(1, {"set": {"field": "colog.stream", "value": key,
+                                      "override": False, "if": condition}})
+    return {"description": "CoLog: mark new log documents pending and stamp their stream key",
+            "processors": processors}
+
+
+def node_modules(client: OpenSearch) -> set[str]:
+    nodes = client.nodes.info(metric="plugins")["nodes"]
+    return {m["name"] for node in nodes.values()
+            for m in [*node.get("modules", []), *node.get("plugins", [])]}
+
+
+def _put_if_changed(report: SetupReport, name: str, current: dict | None, wanted: dict,
+                    put) -> None:
+    if current is None:
+        put()
+        report.created.append(name)
+    elif current == wanted:
+        report.unchanged.append(name)
+    elif (current.get("_meta") or {}).get("managed_by") == "colog":
+        put()
+        report.updated.append(name)
+    else:
+        report.conflicts.append(f"{name} exists and is not managed by colog: left as it is")
+
+
+def _get_component(client: OpenSearch) -> dict | None:
+    try:
+        found = client.cluster.get_component_template(name=COMPONENT)
+    except NotFoundError:
+        return None
+    return found["component_templates"][0]["component_template"]
+
+
+def _get_template(client: OpenSearch) -> dict | None:
+    try:
+        found = client.indices.get_index_template(name=TEMPLATE)
+    except NotFoundError:
+        return None
+    return found["index_templates"][0]["index_template"]
+
+
+def _normalise(body: dict) -> dict:
+    """What OpenSearch returns for a template we put (it adds no defaults we need to compare)."""
+    return {k: v for k, v in body.items() if k in ("template", "index_patterns", "composed_of",
+                                                    "priority", "_meta")}
+
+
+def install_templates(client: OpenSearch, settings: Settings, report: SetupReport) -> None:
+    wanted = component_body()
+    current = _get_component(client)
+    _put_if_changed(report, f"component template {COMPONENT}",
+                    _normalise(current) if current else None, wanted,
+                    lambda: client.cluster.put_component_template(name=COMPONENT, body=wanted))
+    wanted_t = template_body(settings.index_pattern)
+    current_t = _get_template(client)
+    _put_if_changed(report, f"index template {TEMPLATE}",
+                    _normalise(current_t) if current_t else None, wanted_t,
+                    lambda: client.indices.put_index_template(name=TEMPLATE, body=wanted_t))
+    _shadowing_templates(client, settings.index_pattern, report)
+
+
+def _shadowing_templates(client: OpenSearch, pattern: str, report: SetupReport) -> None:
+    for entry in client.indices.get_index_template().get("index_templates", []):
+        if entry["name"] == TEMPLATE:
+            continue
+        body = entry["index_template"]
+        overlaps = any(fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(pattern, p)
+                       for p in body.get("index_patterns", []))
+        if overlaps and body.get("priority", 0) >= TEMPLATE_PRIORITY \
+                and COMPONENT not in body.get("composed_of", []):
+            report.notes.append(
+                f"index template {entry['name']} also matches {pattern} with priority "
+                f"{body.get('priority', 0)}: add \"{COMPONENT}\" to its composed_of, or new "
+                "indices will miss the colog.* mapping")
+
+
+def map_existing_indices(client: OpenSearch, settings: Settings, report: SetupReport) -> None:
+    indices = client.indices.get(index=settings.index_pattern,
+                                 params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+    for name in sorted(indices):
+        try:
+            client.indices.put_mapping(index=name, body={"properties": mapping_properties()})
+            report.unchanged.append(f"mapping of {name} (colog fields present)")
+        except RequestError as error:
+            report.conflicts.append(f"index {name}: existing mapping conflicts with the colog "
+                                    f"contract ({error.info.get('error', {}).get('reason', error)})"
+                                    if isinstance(error.info, dict) else f"index {name}: {error}")
+
+
+def ingest_processors(client: OpenSearch) -> set[str]:
+    nodes = client.nodes.info(metric="ingest")["nodes"]
+    return {p["type"] for node in nodes.values() for p in node.get("ingest", {}).get("processors", [])}
+
+
+def install_pipeline(client: OpenSearch, settings: Settings, report: SetupReport) -> None:
+    if "set" not in ingest_processors(client):
+        report.notes.append(
+            f"ingest pipeline {PIPELINE} not installed: this node has no `set` processor "
+            "(module ingest-common). The worker finds new documents without it (no colog.status "
+            "means pending).")
+        return
+    painless = "lang-painless" in node_modules(client)
+    if not painless:
+        report.notes.append(f"{PIPELINE}: no lang-painless on this node, so the pipeline does not "
+                            "stamp colog.stream (the worker writes it on enrichment)")
+    wanted = pipeline_body(settings, with_stream=painless)
+    try:
+        current = client.ingest.get_pipeline(id=PIPELINE)[PIPELINE]
+    except NotFoundError:
+        current = None
+    if current is not None and current == wanted:
+        report.unchanged.append(f"ingest pipeline {PIPELINE}")
+        return
+    client.ingest.put_pipeline(id=PIPELINE, body=wanted)
+    (report.updated if current else report.created).append(f"ingest pipeline {PIPELINE}")
+
+
+def run_setup(client: OpenSearch, settings: Settings) -> SetupReport:
+    report = SetupReport()
+    install_templates(client, settings, report)
+    map_existing_indices(client, settings, report)
+    install_pipeline(client, settings, report)
+    return report

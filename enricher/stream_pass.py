@@ -1,0 +1,201 @@
+"""One stream, one pass: read its pending events in order, score those whose window is complete,
+write the verdicts back.
+
+The window of event i is its own stream's valid events i-W..i+W (context) or i-W..i
+(background), taken from the documents themselves, enriched or not, so a re-run or a second
+worker sees exactly the same neighbours: the verdict is a function of the stream, not of batch
+boundaries. In `context` mode an event waits until W later events exist, or until its stream
+has been quiet for `context_timeout_s` (or `flush`, as `colog enrich` does at the end): then the
+missing neighbours are zero rows, as at the end of a training stream.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from colog.features.modalities import build_modalities
+from colog.features.windows import CONTEXT, centre_column
+from colog.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
+from colog.parsing.masking import mask_message
+from colog.records import parse_timestamp
+from colog.verdict import verdicts
+from enricher.context import EnrichContext
+from enricher.reader import first_pending, iter_stream, point_in_time, preceding
+from enricher.streams import StreamRef
+from enricher.validation import check_document
+from enricher.writer import Update, WriteReport, write_updates
+
+# How far back to look for W valid neighbours when some preceding documents are unusable.
+LOOKBACK_FACTOR = 4
+
+
+@dataclass
+class Event:
+    hit: dict
+    masked: str
+    to_score: bool
+
+
+@dataclass
+class StreamReport:
+    stream: str
+    scored: int = 0
+    waiting: int = 0          # pending events whose window is not complete yet
+    rejected: int = 0
+    write: WriteReport = field(default_factory=WriteReport)
+    model_versions: set = field(default_factory=set)
+    batches: int = 0
+
+
+def _is_pending(hit: dict) -> bool:
+    status = get_path(hit.get("_source", {}), "colog.status")
+    return status is None or status == STATUS_PENDING
+
+
+def _event(hit: dict, to_score: bool) -> Event:
+    return Event(hit, mask_message(hit["_source"]["message"]), to_score)
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _last_seen(hit: dict) -> float:
+    """When the stream last moved: the ingest time of its newest event, else its timestamp."""
+    source = hit.get("_source", {})
+    for name in ("event.ingested", "@timestamp"):
+        value = get_path(source, name)
+        if value is not None:
+            try:
+                return parse_timestamp(value).timestamp()
+            except ValueError:
+                continue
+    return 0.0
+
+
+class StreamPass:
+    def __init__(self, ctx: EnrichContext, stream: StreamRef, flush: bool, now: float | None = None):
+        self.ctx = ctx
+        self.stream = stream
+        self.flush = flush
+        self.now = time.time() if now is None else now
+        spec = ctx.scorer.spec
+        self.window = spec.window
+        self.mode = spec.sequence_mode
+        self.report = StreamReport(stream.key)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def run(self) -> StreamReport:
+        ctx = self.ctx
+        with point_in_time(ctx.client, ctx.settings.index_pattern) as pit:
+            first = first_pending(ctx.client, pit, self.stream)
+            if first is None:
+                return self.report
+            before = preceding(ctx.client, pit, self.stream, first,
+                               self.window * LOOKBACK_FACTOR + 2)
+            valid_before = [h for h in before if self._rejection(h) is None]
+            buffer = [_event(h, False) for h in valid_before[-self.window:]] if self.window else []
+            start_after = before[-1]["sort"] if before else None
+            last_hit = first
+            rejected: list[Update] = []
+            for hit in iter_stream(ctx.client, pit, self.stream, start_after,
+                                   ctx.settings.read_batch_size):
+                last_hit = hit
+                rejection = self._rejection(hit)
+                if rejection is not None:
+                    if _is_pending(hit):
+                        rejected.append(self._update(hit, {"status": rejection.status,
+                                                           "error": rejection.reason}))
+                    continue
+                buffer.append(_event(hit, _is_pending(hit)))
+                if len(rejected) >= ctx.settings.write_batch_size:
+                    self._write(rejected, rejected_batch=True)
+                    rejected = []
+                if self._ready_count(buffer, tail=False) >= ctx.settings.inference_batch_size:
+                    buffer = self._score(buffer, tail=False)
+            self._write(rejected, rejected_batch=True)
+            quiet = self.now - _last_seen(last_hit) >= ctx.settings.context_timeout_s
+            buffer = self._score(buffer, tail=self.flush or quiet)
+            self.report.waiting = sum(1 for e in buffer if e.to_score)
+        return self.report
+
+    def _rejection(self, hit: dict):
+        return check_document(hit.get("_source", {}), self.ctx.settings.max_message_bytes)
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def _scorable_end(self, buffer: list[Event], tail: bool) -> int:
+        """Events before this position have their whole window in the buffer."""
+        if tail or self.mode != CONTEXT:
+            return len(buffer)
+        return max(0, len(buffer) - self.window)
+
+    def _ready_count(self, buffer: list[Event], tail: bool) -> int:
+        end = self._scorable_end(buffer, tail)
+        return sum(1 for e in buffer[:end] if e.to_score)
+
+    def _score(self, buffer: list[Event], tail: bool) -> list[Event]:
+        """Score every ready event; return the buffer trimmed to what later events still need."""
+        end = self._scorable_end(buffer, tail)
+        targets = [i for i in range(end) if buffer[i].to_score]
+        if targets:
+            self._score_rows(buffer, targets)
+            for i in targets:
+                buffer[i].to_score = False
+        pending = [i for i, e in enumerate(buffer) if e.to_score]
+        keep_from = (pending[0] if pending else len(buffer)) - self.window
+        return buffer[max(0, keep_from):]
+
+    def _score_rows(self, buffer: list[Event], targets: list[int]) -> None:
+        ctx = self.ctx
+        spec = ctx.scorer.spec
+        started = time.perf_counter()
+        masked = [e.masked for e in buffer]
+        modalities = build_modalities(masked, [self.stream.key] * len(buffer), ctx.tokenizer,
+                                      ctx.embedder, self.window, self.mode)
+        rows = np.asarray(targets, dtype=np.int64)
+        chosen = modalities.take(rows)
+        outputs, version = ctx.predict(chosen)
+        token_strings = [ctx.tokenizer.tokens_of(chosen.tokens[i]) for i in range(len(rows))]
+        results = verdicts(outputs, list(spec.classes), token_strings,
+                           threshold=ctx.settings.score_threshold,
+                           window_index=chosen.window_index,
+                           centre=centre_column(self.window, self.mode))
+        templates = ctx.templates.assign([buffer[i].hit["_source"]["message"] for i in targets])
+        enriched_at = _now_iso()
+        updates = []
+        for i, verdict, (template_id, template_text) in zip(targets, results, templates):
+            fields = verdict.as_fields()
+            fields.update({"status": STATUS_ENRICHED, "stream": self.stream.key,
+                           "template": {"id": template_id, "text": template_text},
+                           "model": {"version": version}, "enriched_at": enriched_at,
+                           "error": None})
+            updates.append(self._update(buffer[i].hit, fields))
+        self.report.scored += len(updates)
+        self.report.batches += 1
+        self.report.model_versions.add(version)
+        self._write(updates)
+        ctx.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _update(self, hit: dict, colog: dict) -> Update:
+        colog.setdefault("stream", self.stream.key)
+        colog.setdefault("enriched_at", _now_iso())
+        return Update(hit["_index"], hit["_id"], int(hit["_seq_no"]), int(hit["_primary_term"]),
+                      colog, hit.get("_source"))
+
+    def _write(self, updates: list[Update], rejected_batch: bool = False) -> None:
+        if not updates:
+            return
+        result = write_updates(self.ctx.client, updates)
+        self.report.write.merge(result)
+        if rejected_batch:
+            self.report.rejected += len(updates)
+        self.ctx.metrics.record_write(result)
+        self.ctx.after_write(self.stream, updates, result)

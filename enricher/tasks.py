@@ -1,0 +1,69 @@
+"""Celery tasks: `colog.dispatch` (beat) and `colog.enrich_partition` (workers)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from enricher.celery_app import app
+from enricher.health import touch_heartbeat
+
+log = logging.getLogger(__name__)
+# One context per worker thread (the worker runs Celery's threads pool): clients and the
+# embedder's counters are not shared between concurrent tasks.
+_local = threading.local()
+
+
+def reset_context() -> None:
+    _local.__dict__.clear()
+
+
+def context():
+    if getattr(_local, "ctx", None) is None:
+        from colog.settings import get_settings
+        from enricher.context import build_context
+
+        _local.ctx = build_context(get_settings())
+    return _local.ctx
+
+
+@app.task(name="colog.dispatch", ignore_result=True)
+def dispatch() -> dict:
+    """Enqueue one task per partition that has pending streams; update the lag gauges."""
+    from enricher.lag import refresh_lag
+    from enricher.partitions import streams_by_partition
+
+    ctx = context()
+    interval = ctx.settings.beat_interval_s
+    # A second beat (a mis-scaled Deployment) finds the slot taken and does nothing.
+    if ctx.redis is not None and not ctx.redis.set("colog:lock:dispatch", "1", nx=True,
+                                                   px=max(100, int(interval * 800))):
+        return {"partitions": [], "skipped": "dispatched by another beat this interval"}
+    grouped = streams_by_partition(ctx)
+    for partition in grouped:
+        enrich_partition.delay(partition)
+    refresh_lag(ctx)
+    touch_heartbeat(ctx.settings)
+    return {"partitions": sorted(grouped)}
+
+
+@app.task(name="colog.enrich_partition", ignore_result=True, acks_late=True,
+          autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=5)
+def enrich_partition(partition: int, flush: bool = False) -> dict:
+    from enricher.partitions import enrich_partition as run
+
+    ctx = context()
+    report = run(ctx, partition, flush=flush)
+    touch_heartbeat(ctx.settings)
+    log.info("partition %s: scored %s, rejected %s, waiting %s%s", partition, report.scored,
+             report.rejected, report.waiting, " (locked by another worker)"
+             if report.locked_out else "")
+    return {"partition": partition, "scored": report.scored, "rejected": report.rejected}
+
+
+@app.task(name="colog.retrain", ignore_result=True)
+def retrain() -> dict:
+    """Scheduled retraining (off unless COLOG_RETRAIN_INTERVAL_S > 0); one at a time."""
+    from trainer.scheduled import retrain_once
+
+    return retrain_once(context())

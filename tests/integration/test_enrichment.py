@@ -1,0 +1,316 @@
+"""The enrichment worker end to end against real OpenSearch, Redis and Triton."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from colog.fields import ANOMALY_TYPES, FINAL_STATUSES, LABELS, POLARITIES
+from colog.parsing.masking import mask_message
+from enricher.context import build_context
+from enricher.ingest import ingest_file
+from enricher.one_pass import run_pass
+from enricher.setup import run_setup
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+COLOG = str(Path(sys.executable).with_name("colog"))
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def all_docs(client, index: str) -> list[dict]:
+    client.indices.refresh(index=index)
+    result = client.search(index=index, body={"size": 10000, "seq_no_primary_term": True,
+                                              "sort": [{"event.sequence": "asc"}]})
+    return result["hits"]["hits"]
+
+
+def load(env, client, tmp_path, index: str, rows: list[dict], **ingest_args):
+    client.indices.delete(index=index, params={"ignore_unavailable": "true"})
+    run_setup(client, env.settings(index.rsplit("-", 1)[0] + "-*"))
+    return ingest_file(client, write_jsonl(tmp_path / f"{index}.jsonl", rows), index,
+                       **ingest_args)
+
+
+def assert_contract(colog: dict, k: int) -> None:
+    assert colog["status"] == "enriched"
+    assert colog["label"] in LABELS and colog["context"]["label"] in LABELS
+    assert colog["polarity"] in POLARITIES
+    assert (colog["polarity"] == "negative") == (colog["label"] == "anomaly")
+    assert colog["anomaly_type"] in ANOMALY_TYPES
+    assert 0.0 <= colog["score"] <= 1.0 and 0.0 <= colog["context"]["score"] <= 1.0
+    attention = colog["attention"]
+    assert attention["semantic"] + attention["sequence"] == pytest.approx(1.0, abs=1e-4)
+    assert len(attention["context"]) == k
+    assert attention["tokens"] and len(attention["tokens"]) == len(attention["token_weights"])
+    assert colog["template"]["id"] and colog["template"]["text"]
+    assert colog["stream"] and colog["model"]["version"] and colog["enriched_at"]
+
+
+# --- contract, labels, bad documents, second pass ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def enriched_index(enrich_env, opensearch, tmp_path_factory):
+    index = "logs-contract-1"
+    settings = enrich_env.settings("logs-contract-*", max_message_bytes=2048)
+    tmp = tmp_path_factory.mktemp("contract")
+    report = load(enrich_env, opensearch, tmp, index, enrich_env.records)
+    assert report.indexed == len(enrich_env.records)
+    bad = {
+        "bad-no-message": {"@timestamp": "2026-11-01T00:00:00Z", "host": {"name": "bad"}},
+        "bad-empty": {"@timestamp": "2026-11-01T00:00:01Z", "message": "  ",
+                      "host": {"name": "bad"}},
+        "bad-huge": {"@timestamp": "2026-11-01T00:00:02Z", "message": "y" * 5000,
+                     "host": {"name": "bad"}},
+        "bad-binary": {"@timestamp": "2026-11-01T00:00:03Z",
+                       "message": "\x00\x01\x02\x03\x04payload\x05\x06", "host": {"name": "bad"}},
+        "bad-not-text": {"@timestamp": "2026-11-01T00:00:04Z", "message": 12345,
+                         "host": {"name": "bad"}},
+    }
+    for doc_id, source in bad.items():
+        opensearch.index(index=index, id=doc_id, body={**source, "event": {"sequence": 10 ** 6}})
+    # Analysts labelled two documents before the worker reached them.
+    first = all_docs(opensearch, index)[:2]
+    for hit in first:
+        opensearch.update(index=index, id=hit["_id"], body={"doc": {"colog": {"feedback": {
+            "label": "anomaly", "by": "analyst-1", "at": "2026-11-02T00:00:00Z"}}}})
+    ctx = build_context(settings)
+    summary = run_pass(ctx, flush=True, progress=False)
+    return {"index": index, "settings": settings, "summary": summary, "bad": bad,
+            "feedback_ids": [h["_id"] for h in first]}
+
+
+def test_every_document_ends_final_with_all_contract_fields(enriched_index, opensearch, enrich_env):
+    docs = all_docs(opensearch, enriched_index["index"])
+    assert len(docs) == len(enrich_env.records) + len(enriched_index["bad"])
+    assert enriched_index["summary"].still_pending == 0
+    k = 3  # context window W=1
+    for hit in docs:
+        colog = hit["_source"]["colog"]
+        assert colog["status"] in FINAL_STATUSES, hit["_id"]
+        if hit["_id"].startswith("bad-"):
+            continue
+        assert_contract(colog, k)
+        assert colog["stream"] == f"localhost|{hit['_source']['log']['file']['path']}"
+
+
+def test_bad_documents_are_skipped_or_failed_with_a_reason(enriched_index, opensearch):
+    expected = {"bad-no-message": ("skipped", "no message"), "bad-empty": ("skipped", "empty"),
+                "bad-huge": ("failed", "over the limit"), "bad-binary": ("failed", "binary"),
+                "bad-not-text": ("failed", "not text")}
+    for doc_id, (status, words) in expected.items():
+        colog = opensearch.get(index=enriched_index["index"], id=doc_id)["_source"]["colog"]
+        assert colog["status"] == status, doc_id
+        assert words in colog["error"], (doc_id, colog["error"])
+
+
+def test_anomaly_query_returns_the_labelled_anomalies(enriched_index, opensearch, enrich_env):
+    index = enriched_index["index"]
+    opensearch.indices.refresh(index=index)
+    found = opensearch.search(index=index, q="colog.label:anomaly", size=1000,
+                              _source_includes="message")["hits"]["hits"]
+    found_messages = {h["_source"]["message"] for h in found}
+    expected = {r["message"] for r in enrich_env.records if r["label"] == "anomaly"}
+    assert expected, "the fixture must hold anomalies"
+    recall = len(found_messages & expected) / len(expected)
+    precision = len(found_messages & expected) / max(1, len(found_messages))
+    assert recall == 1.0 and precision >= 0.9, (recall, precision, found_messages ^ expected)
+
+
+def test_feedback_survives_enrichment(enriched_index, opensearch):
+    for doc_id in enriched_index["feedback_ids"]:
+        colog = opensearch.get(index=enriched_index["index"], id=doc_id)["_source"]["colog"]
+        assert colog["feedback"] == {"label": "anomaly", "by": "analyst-1",
+                                     "at": "2026-11-02T00:00:00Z"}
+        assert colog["status"] == "enriched"
+
+
+def test_second_pass_changes_nothing(enriched_index, opensearch):
+    index = enriched_index["index"]
+    before = {h["_id"]: h["_seq_no"] for h in all_docs(opensearch, index)}
+    summary = run_pass(build_context(enriched_index["settings"]), flush=True, progress=False)
+    after = {h["_id"]: h["_seq_no"] for h in all_docs(opensearch, index)}
+    assert summary.scored == 0 and summary.rejected == 0
+    assert after == before
+
+
+# --- windows: own stream only, across batch boundaries ------------------------------------------
+
+class RecordingScorer:
+    """The real Triton scorer, keeping a copy of every batch it was asked to score."""
+
+    def __init__(self, inner):
+        self.inner, self.spec, self.batches = inner, inner.spec, []
+
+    def predict(self, modalities):
+        self.batches.append(modalities)
+        return self.inner.predict(modalities)
+
+    def embed(self, texts):
+        return self.inner.embed(texts)
+
+
+def test_context_is_the_own_streams_neighbours_across_batches(enrich_env, opensearch, tmp_path):
+    from colog.serving.client import TritonClient
+    from enricher.scorers import TritonScorer
+
+    index = "logs-window-1"
+    rows = enrich_env.records  # three interleaved streams
+    load(enrich_env, opensearch, tmp_path, index, rows)
+    settings = enrich_env.settings("logs-window-*", read_batch_size=3, inference_batch_size=2,
+                                   write_batch_size=2)
+    scorer = RecordingScorer(TritonScorer(TritonClient(settings)))
+    ctx = build_context(settings, scorer=scorer)
+    summary = run_pass(ctx, flush=True, progress=False)
+    assert summary.scored == len(rows) and len(scorer.batches) > 10
+
+    by_tokens = {}
+    for r in rows:
+        key = tuple(ctx.tokenizer.encode([mask_message(r["message"])])[0])
+        assert key not in by_tokens, "fixture messages must be distinguishable"
+        by_tokens[key] = r
+    centre: dict[str, np.ndarray] = {}
+    windows: dict[str, np.ndarray] = {}
+    for batch in scorer.batches:
+        for tokens, sequence, mask in zip(batch.tokens, batch.sequence, batch.sequence_mask):
+            record = by_tokens[tuple(tokens)]
+            assert record["message"] not in windows, "an event was scored twice"
+            windows[record["message"]] = (sequence, mask)
+            centre[record["message"]] = sequence[1]
+    assert len(windows) == len(rows)
+    streams: dict[str, list[str]] = {}
+    for r in rows:
+        streams.setdefault(r["stream"], []).append(r["message"])
+    for messages in streams.values():
+        for i, message in enumerate(messages):
+            sequence, mask = windows[message]
+            for column, j in ((0, i - 1), (2, i + 1)):
+                if 0 <= j < len(messages):
+                    assert mask[column] == 1.0
+                    np.testing.assert_allclose(sequence[column], centre[messages[j]], atol=1e-5)
+                else:
+                    assert mask[column] == 0.0 and not sequence[column].any()
+
+
+# --- a worker killed mid-batch ----------------------------------------------------------------
+
+def _env(settings, **extra) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "COLOG_OPENSEARCH_URL": settings.opensearch_url, "COLOG_REDIS_URL": settings.redis_url,
+        "COLOG_TRITON_URL": settings.triton_url, "COLOG_TRITON_HTTP_URL": settings.triton_http_url,
+        "COLOG_TRITON_METRICS_PORT": str(settings.triton_metrics_port),
+        "COLOG_INDEX_PATTERN": settings.index_pattern,
+        "COLOG_DRAIN_STATE_KEY": settings.drain_state_key,
+        "COLOG_CACHE_DIR": str(settings.cache_dir),
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _verdicts(client, index: str) -> dict:
+    return {(h["_source"]["log"]["file"]["path"], h["_source"]["event"]["sequence"]):
+            h["_source"].get("colog", {}) for h in all_docs(client, index)}
+
+
+def test_sigkill_mid_batch_then_restart_equals_a_clean_run(enrich_env, opensearch, tmp_path):
+    from tests import synthetic
+
+    rows = synthetic.records(streams=3, per_stream=80, seed=21)
+    load(enrich_env, opensearch, tmp_path, "logs-clean-1", rows)
+    load(enrich_env, opensearch, tmp_path, "logs-kill-1", rows)
+    run_pass(build_context(enrich_env.settings("logs-clean-*")), flush=True, progress=False)
+
+    settings = enrich_env.settings("logs-kill-*")
+    env = _env(settings, COLOG_WRITE_BATCH_SIZE=2, COLOG_INFERENCE_BATCH_SIZE=2,
+               COLOG_READ_BATCH_SIZE=4, COLOG_PARTITION_LOCK_TTL_S=3)
+    worker = subprocess.Popen([COLOG, "enrich", "--no-progress"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    killed_at = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and worker.poll() is None:
+        done = opensearch.count(index="logs-kill-1",
+                                body={"query": {"exists": {"field": "colog.status"}}})["count"]
+        if 0 < done < len(rows) // 2:
+            worker.send_signal(signal.SIGKILL)
+            killed_at = done
+            break
+        time.sleep(0.02)
+    worker.wait(30)
+    assert killed_at is not None, f"the worker ended before it could be killed:\n" \
+                                  f"{worker.stdout.read().decode()[-2000:]}"
+    opensearch.indices.refresh(index="logs-kill-1")
+    partial = opensearch.count(index="logs-kill-1",
+                               body={"query": {"exists": {"field": "colog.status"}}})["count"]
+    assert partial < len(rows), "the kill must leave work undone"
+    rerun = subprocess.run([COLOG, "enrich", "--no-progress"], env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+
+    clean, killed = _verdicts(opensearch, "logs-clean-1"), _verdicts(opensearch, "logs-kill-1")
+    assert clean.keys() == killed.keys() and len(clean) == len(rows)
+    for key, want in clean.items():
+        got = killed[key]
+        assert got["status"] == want["status"] == "enriched", key
+        for name in ("label", "anomaly_type", "stream"):
+            assert got[name] == want[name], (key, name)
+        assert got["context"]["label"] == want["context"]["label"], key
+        assert got["score"] == pytest.approx(want["score"], abs=1e-4), key
+        assert got["attention"]["context"] == pytest.approx(want["attention"]["context"], abs=1e-4)
+
+
+# --- Celery worker + beat ---------------------------------------------------------------------
+
+def test_celery_worker_and_beat_enrich_everything(enrich_env, opensearch, tmp_path):
+    from colog.stack.process import free_port
+
+    rows = enrich_env.records
+    load(enrich_env, opensearch, tmp_path, "logs-celery-1", rows)
+    settings = enrich_env.settings("logs-celery-*")
+    metrics_port = free_port()
+    env = _env(settings, COLOG_CONTEXT_TIMEOUT_S=0, COLOG_BEAT_INTERVAL_S=1,
+               COLOG_METRICS_PORT=metrics_port, COLOG_HEARTBEAT_FILE=tmp_path / "hb")
+    worker = subprocess.Popen([COLOG, "worker", "--concurrency", "2"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    beat = subprocess.Popen([COLOG, "beat"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        pending = len(rows)
+        while time.monotonic() < deadline:
+            opensearch.indices.refresh(index="logs-celery-1")
+            pending = opensearch.count(index="logs-celery-1", body={"query": {"bool": {
+                "must_not": {"terms": {"colog.status": list(FINAL_STATUSES)}}}}})["count"]
+            if pending == 0 or worker.poll() is not None:
+                break
+            time.sleep(1)
+        assert worker.poll() is None, worker.stdout.read().decode()[-3000:]
+        assert pending == 0, f"{pending} documents still pending"
+        health = subprocess.run([COLOG, "health"], env=env, capture_output=True, text=True)
+        assert health.returncode == 0, health.stderr
+        import urllib.request
+
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read().decode()
+        enriched = [line for line in metrics.splitlines()
+                    if line.startswith('colog_documents_total{status="enriched"}')]
+        assert enriched and float(enriched[0].split()[-1]) == len(rows)
+    finally:
+        for process in (beat, worker):
+            process.send_signal(signal.SIGTERM)
+        for process in (beat, worker):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
