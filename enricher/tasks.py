@@ -43,8 +43,11 @@ def dispatch() -> dict:
     for partition in grouped:
         enrich_partition.delay(partition)
     refresh_lag(ctx)
+    from enricher.incidents import close_stale_incidents
+
+    closed = close_stale_incidents(ctx.client, ctx.settings)
     touch_heartbeat(ctx.settings)
-    return {"partitions": sorted(grouped)}
+    return {"partitions": sorted(grouped), "incidents_closed": len(closed)}
 
 
 @app.task(name="colog.enrich_partition", ignore_result=True, acks_late=True,

@@ -121,7 +121,7 @@ def train(model: nn.Module, train_data: Dataset, valid_data: Dataset,
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
-            total += float(loss) * len(rows)
+            total += float(loss.detach()) * len(rows)
         probs = predict_probs(model, valid_data)
         valid_f1 = macro_f1(valid_data, probs)
         valid_loss = float(nn.functional.nll_loss(

@@ -203,3 +203,25 @@ def demo() -> None:
     counts = run_demo(get_settings(), out)
     if counts.get("still_pending"):
         raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    synthetic: int = typer.Option(100_000, help="synthetic documents from Loghub templates "
+                                  "(0 = demo data only)"),
+    write_results: bool = typer.Option(False, help="replace the section in benchmarks/RESULTS.md"),
+) -> None:
+    """End-to-end documents/s: demo data and synthetic, cache on/off, against a no-model baseline."""
+    import os
+    import platform
+
+    from colog.reporting import RESULTS, replace_section
+    from colog.settings import get_settings
+    from enricher.bench import SECTION, results_markdown, run_bench
+
+    results = run_bench(get_settings(), synthetic, out)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}"
+    text = results_markdown(results, machine)
+    out.print(SECTION + "\n\n" + text)
+    if write_results:
+        replace_section(RESULTS, SECTION, text)
