@@ -25,21 +25,50 @@ def _read(path: Path, what: str):
 
 @app.command("train")
 def train_command(
-    data: Path = typer.Option(..., "--data", help="training records (JSONL)"),
-    out: Path = typer.Option(..., "--out", help="model directory to write"),
+    data: Path | None = typer.Option(None, "--data", help="training records (JSONL)"),
+    out: Path | None = typer.Option(None, "--out", help="model directory to write (with "
+                                    "--from-opensearch: default under the cache directory)"),
     valid: Path | None = typer.Option(None, "--valid", help="validation records (JSONL); "
                                       "default: the latest 20% of --data"),
-    classes: int = typer.Option(2, "--classes", help="2 (point) or 4 (point and collective)"),
+    classes: int | None = typer.Option(None, "--classes", help="2 (point) or 4 (point and "
+                                       "collective); default 2, or the live model's with "
+                                       "--from-opensearch"),
     window: int = typer.Option(1, "--window", min=0, help="W events each side"),
     sequence: str = typer.Option("context", "--sequence", help="context or background"),
-    epochs: int = typer.Option(20, "--epochs", min=1),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="default 20"),
     seed: int = typer.Option(42, "--seed"),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     learning_rate: float = typer.Option(5e-4, "--lr"),
     no_tomek: bool = typer.Option(False, "--no-tomek", help="skip Tomek-link under-sampling"),
     max_tokens: int = typer.Option(60, "--max-tokens", min=1),
+    from_opensearch: bool = typer.Option(
+        False, "--from-opensearch", help="train on analyst-labelled documents in OpenSearch, "
+        "gate against the live model on the holdout, publish if at least as good"),
+    since: str | None = typer.Option(None, "--since", help="with --from-opensearch: only "
+                                     "events at or after this ISO-8601 time"),
+    force: bool = typer.Option(False, "--force", help="with --from-opensearch: publish even "
+                               "if the gate refuses (recorded)"),
+    no_publish: bool = typer.Option(False, "--no-publish", help="with --from-opensearch: "
+                                    "train and compare only"),
+    from_scratch: bool = typer.Option(False, "--from-scratch", help="with --from-opensearch: "
+                                      "do not start from the live model's weights"),
 ) -> None:
-    """Train a CoLog model from JSONL records and write a self-contained model directory."""
+    """Train a CoLog model from JSONL records (or from OpenSearch labels) into a model directory."""
+    if from_opensearch:
+        if data is not None or valid is not None:
+            err.print("error: --from-opensearch reads its data from OpenSearch; drop --data/--valid")
+            raise typer.Exit(2)
+        from colog.cli.feedback_cmd import train_from_opensearch
+
+        train_from_opensearch(since=since, classes=classes, epochs=epochs,
+                              force=force, publish=not no_publish, out=out, seed=seed,
+                              from_scratch=from_scratch)
+        return
+    if data is None or out is None:
+        err.print("error: --data and --out are required (or use --from-opensearch)")
+        raise typer.Exit(2)
+    classes = 2 if classes is None else classes
+    epochs = 20 if epochs is None else epochs
     if classes not in (2, 4):
         err.print(f"error: --classes must be 2 or 4, got {classes}")
         raise typer.Exit(2)
