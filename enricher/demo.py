@@ -23,7 +23,7 @@ DEMO_LOGS = (("HDFS_2k.log", "HDFS"), ("Hadoop_2k.log", "Hadoop"),
              ("Zookeeper_2k.log", "Zookeeper"), ("OpenSSH_2k.log", "OpenSSH"),
              ("Apache_2k.log", "Apache"))
 DEMO_INDEX = "logs-demo"
-DEMO_EPOCHS = 4
+DEMO_EPOCHS = 3
 # A lighter model than the trainer's default: the demo trains on 10,000 events on whatever CPU
 # the newcomer has, and must finish in minutes.
 DEMO_MODEL = {"hidden": 64, "projection": 256}

@@ -72,10 +72,27 @@ def build_dataset(records: Sequence[LogRecord], tokenizer: SemanticTokenizer,
                    classes_for(num_classes), [r.message for r in records], streams)
 
 
-def chronological_split(timestamps: np.ndarray, fractions: Sequence[float]) -> list[np.ndarray]:
-    """Row indices of consecutive time slices (stable for equal times), e.g. 60/20/20."""
+def chronological_split(timestamps: np.ndarray, fractions: Sequence[float],
+                        groups: Sequence[str] | None = None) -> list[np.ndarray]:
+    """Row indices of consecutive time slices (stable for equal times), e.g. 60/20/20.
+
+    With `groups` (stream keys) every group is sliced on its own and the slices are merged, so
+    with logs of several sources each split holds the latest part of every source, not only of
+    the source whose clock runs latest.
+    """
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ValueError(f"split fractions must sum to 1, got {fractions}")
+    if groups is not None:
+        keys = np.asarray(list(groups))
+        if len(keys) != len(timestamps):
+            raise ValueError(f"{len(keys)} stream keys for {len(timestamps)} timestamps")
+        merged: list[list[np.ndarray]] = [[] for _ in fractions]
+        for key in dict.fromkeys(keys.tolist()):
+            rows = np.flatnonzero(keys == key)
+            for i, part in enumerate(chronological_split(timestamps[rows], fractions)):
+                merged[i].append(rows[part])
+        return [np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+                for parts in merged]
     order = np.argsort(timestamps, kind="stable")
     bounds = np.round(np.cumsum(fractions) * len(order)).astype(int)
     parts, start = [], 0

@@ -67,8 +67,9 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
     build = dict(num_classes=spec.num_classes, window=spec.window, mode=spec.sequence_mode)
     full = build_dataset(train_records, tokenizer, embedder, **build)
     if valid_records is None:
-        # Validation is the latest 20% of TRAIN: early stopping sees the future as serving will.
-        train_rows, valid_rows = chronological_split(full.timestamps, [0.8, 0.2])
+        # Validation is the latest 20% of every stream of TRAIN: early stopping sees the future
+        # as serving will, and every source is represented.
+        train_rows, valid_rows = chronological_split(full.timestamps, [0.8, 0.2], full.streams)
         train_data, valid_data = full.take(train_rows), full.take(valid_rows)
     else:
         train_data = full

@@ -62,3 +62,18 @@ def test_binary_file_is_rejected_clearly(tmp_path):
     path.write_bytes(b"\xff\xfe\x00\x01garbage")
     with pytest.raises(RecordsError, match="not UTF-8"):
         read_records(path)
+
+
+def test_chronological_split_per_stream_keeps_every_source_in_validation():
+    import numpy as np
+
+    from trainer.dataset import chronological_split
+
+    # Source "a" logs in 2015, source "b" in 2020: a global split would validate on "b" only.
+    timestamps = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 100.0, 101.0, 102.0, 103.0, 104.0])
+    groups = ["a"] * 5 + ["b"] * 5
+    train, valid = chronological_split(timestamps, [0.8, 0.2], groups)
+    assert valid.tolist() == [4, 9]
+    assert sorted(train.tolist() + valid.tolist()) == list(range(10))
+    _, global_valid = chronological_split(timestamps, [0.8, 0.2])
+    assert global_valid.tolist() == [8, 9]
