@@ -118,8 +118,10 @@ def summary(client, console: Console, index: str = DEMO_INDEX) -> dict:
         text = bucket["text"]["hits"]["hits"][0]["_source"]["colog"]["template"]["text"]
         table.add_row(str(bucket["doc_count"]), f"{bucket['score']['value']:.3f}", text[:90])
     console.print(table)
+    # One hit per template, so the table shows five different kinds of anomaly.
     hits = client.search(index=index, q="colog.label:anomaly", size=5,
-                         sort="colog.score:desc", _source_includes="message,host.name,colog")
+                         sort="colog.score:desc", _source_includes="message,host.name,colog",
+                         body={"collapse": {"field": "colog.template.id"}})
     table = Table(title="first hits of colog.label:anomaly (highest score)")
     for column in ("score", "type", "semantic/sequence", "top tokens", "message"):
         table.add_column(column)
