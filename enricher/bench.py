@@ -169,7 +169,7 @@ def run_bench(settings: Settings, synthetic: int, console) -> list[BenchResult]:
 
     client = make_client(settings)
     results = []
-    demo_index, syn_index = "bench-demo", "bench-synthetic"
+    demo_index, syn_index = "logs-bench-demo", "logs-bench-synthetic"
     console.print(f"loading demo data: {copy_demo_data(client, demo_index):.1f}s")
     for label, cache, baseline in (("cache on", True, False), ("cache off", False, False),
                                    ("baseline: no model", True, True)):

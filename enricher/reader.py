@@ -44,11 +44,30 @@ def count_pending(client: OpenSearch, index: str) -> int:
     return int(result["count"])
 
 
+def exact_fields(client: OpenSearch, index: str, names: list[str]) -> dict[str, str]:
+    """The field to aggregate and filter on for each stream field.
+
+    Indices that `colog setup`'s template did not create may map `host.name` as text (dynamic
+    mapping), with an exact `host.name.keyword` beside it: use that one, else the field itself.
+    """
+    wanted = [*names, *(f"{n}.keyword" for n in names)]
+    caps = client.field_caps(index=index, fields=",".join(wanted),
+                             params={"ignore_unavailable": "true",
+                                     "allow_no_indices": "true"}).get("fields", {})
+
+    def aggregatable(name: str) -> bool:
+        return any(c.get("aggregatable") for c in caps.get(name, {}).values())
+
+    return {n: n if aggregatable(n) or not aggregatable(f"{n}.keyword") else f"{n}.keyword"
+            for n in names}
+
+
 def pending_streams(client: OpenSearch, index: str, primary: list[str],
                     fallback: list[str], page_size: int = 500) -> list[StreamRef]:
     """Every stream with at least one pending document (composite aggregation, paged)."""
     names = [*primary, *fallback, INDEX_FIELD]
-    sources = [{f"f{i}": {"terms": {"field": name, "missing_bucket": True}}}
+    exact = exact_fields(client, index, [*primary, *fallback])
+    sources = [{f"f{i}": {"terms": {"field": exact.get(name, name), "missing_bucket": True}}}
                for i, name in enumerate(names)]
     found: dict[str, StreamRef] = {}
     after = None
@@ -65,6 +84,7 @@ def pending_streams(client: OpenSearch, index: str, primary: list[str],
         for bucket in agg["buckets"]:
             values = {name: bucket["key"][f"f{i}"] for i, name in enumerate(names)}
             ref = stream_ref(values, values[INDEX_FIELD], primary, fallback)
+            ref = StreamRef(ref.key, tuple((exact.get(n, n), v) for n, v in ref.values))
             found.setdefault(ref.key, ref)
         after = agg.get("after_key")
         if not after or len(agg["buckets"]) < page_size:

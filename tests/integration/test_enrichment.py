@@ -314,3 +314,21 @@ def test_celery_worker_and_beat_enrich_everything(enrich_env, opensearch, tmp_pa
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_index_without_the_colog_template_is_enriched_too(enrich_env, opensearch):
+    """Dynamic mapping makes host.name text (+ .keyword): streams still group and filter."""
+    index = "plain-dynamic-1"
+    opensearch.indices.delete(index=index, params={"ignore_unavailable": "true"})
+    rows = enrich_env.records[:30]
+    for i, r in enumerate(rows):
+        opensearch.index(index=index, id=str(i), body={
+            "@timestamp": r["@timestamp"], "message": r["message"],
+            "host": {"name": "web 1"}, "log": {"file": {"path": r["stream"]}},
+            "event": {"sequence": i}})
+    mapping = opensearch.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert mapping["host"]["properties"]["name"]["type"] == "text"
+    summary = run_pass(build_context(enrich_env.settings(index)), flush=True, progress=False)
+    assert summary.scored == len(rows) and summary.still_pending == 0
+    streams = {h["_source"]["colog"]["stream"] for h in all_docs(opensearch, index)}
+    assert streams == {f"web 1|{s}" for s in {r["stream"] for r in rows}}
