@@ -404,12 +404,8 @@ def stop(settings: Any) -> None:
 
 def status(settings: Any) -> dict[str, Any]:
     _, port, _ = http_address(settings)
-    pid = process.running_pid(settings, NAME)
-    healthy = answers(settings, timeout=1.0)
-    detail = str(process.log_file(settings, NAME))
-    if pid is None and healthy:
-        detail = "an OpenSearch not started by colog answers at this URL"
-    return process.status_record(NAME, pid, port, healthy, detail)
+    return process.server_status(settings, NAME, port, answers(settings, timeout=1.0),
+                                 "an OpenSearch")
 
 
 # --- what the running server can do -----------------------------------------------------------

@@ -337,3 +337,12 @@ def status_record(
         "healthy": healthy,
         "detail": detail,
     }
+
+
+def server_status(settings: Any, name: str, port: int, healthy: bool, what: str) -> dict[str, Any]:
+    """The status record of a server component; says so when a foreign server holds the URL."""
+    pid = running_pid(settings, name)
+    detail = str(log_file(settings, name))
+    if pid is None and healthy:
+        detail = f"{what} not started by colog answers at this URL"
+    return status_record(name, pid, port, healthy, detail)

@@ -108,12 +108,8 @@ def stop(settings: Any) -> None:
 
 def status(settings: Any) -> dict[str, Any]:
     _, port, _ = address(settings)
-    pid = process.running_pid(settings, NAME)
-    healthy = answers(settings, timeout=0.5)
-    detail = str(process.log_file(settings, NAME))
-    if pid is None and healthy:
-        detail = "a Redis not started by colog answers at this URL"
-    return process.status_record(NAME, pid, port, healthy, detail)
+    return process.server_status(settings, NAME, port, answers(settings, timeout=0.5),
+                                 "a Redis")
 
 
 if __name__ == "__main__":

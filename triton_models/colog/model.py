@@ -10,14 +10,10 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from colog.serving.backend import instance_device
+
 MODEL_DIR = "colog_model"
 OUTPUTS = ("probs", "modality_weights", "context_attention", "token_attention")
-
-
-def _device(args: dict) -> str:
-    if args.get("model_instance_kind") == "GPU":
-        return f"cuda:{args.get('model_instance_device_id', '0')}"
-    return "cpu"
 
 
 class TritonPythonModel:
@@ -25,7 +21,7 @@ class TritonPythonModel:
         from colog.model.bundle import load_model_dir
 
         version_dir = Path(args["model_repository"]) / str(args["model_version"])
-        self.model = load_model_dir(version_dir / MODEL_DIR, device=_device(args))
+        self.model = load_model_dir(version_dir / MODEL_DIR, device=instance_device(args))
         self.version = str(args["model_version"])
 
     def execute(self, requests):

@@ -10,11 +10,7 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-
-def _device(args: dict) -> str:
-    if args.get("model_instance_kind") == "GPU":
-        return f"cuda:{args.get('model_instance_device_id', '0')}"
-    return "cpu"
+from colog.serving.backend import instance_device
 
 
 class TritonPythonModel:
@@ -23,7 +19,7 @@ class TritonPythonModel:
 
         config = json.loads(args["model_config"])
         self.max_batch = int(config.get("max_batch_size", 128)) or 128
-        self.model = load_sentence_model(device=_device(args))
+        self.model = load_sentence_model(device=instance_device(args))
 
     def execute(self, requests):
         # Dynamic batching hands us several requests: encode all their texts in one call.
