@@ -9,6 +9,7 @@ after it opened; the worker's next pass picks those up (the document is the stat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,6 +19,9 @@ from colog.fields import STATUS_PENDING
 from enricher.streams import INDEX_FIELD, StreamRef, stream_ref
 
 PIT_KEEP_ALIVE = "5m"
+# Sorting on _id is deprecated in OpenSearch 2.x but still the only unique tie-breaker that every
+# document has (no _shard_doc in 2.19); the decision is recorded, the per-search warning is noise.
+warnings.filterwarnings("ignore", message="Loading the fielddata on the _id field is deprecated")
 SORT = [
     {"@timestamp": {"order": "asc"}},
     {"event.sequence": {"order": "asc", "unmapped_type": "long", "missing": "_first"}},
