@@ -25,7 +25,8 @@ from colog.serving import repository  # noqa: E402
 from colog.serving.client import TritonClient  # noqa: E402
 from colog.stack import process  # noqa: E402
 from colog.stack import triton as stack_triton  # noqa: E402
-from tests.fixtures.triton import TritonTestSettings, build_tiny_model, sample_inputs  # noqa: E402
+from colog.settings import Settings  # noqa: E402
+from tests.fixtures.triton import build_tiny_model, sample_inputs  # noqa: E402
 
 
 def default_model(out: Path) -> Path:
@@ -54,7 +55,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="colog-bench-triton-"))
     http, grpc, metrics = (process.free_port() for _ in range(3))
-    settings = TritonTestSettings(cache_dir=root, triton_url=f"127.0.0.1:{grpc}",
+    settings = Settings(cache_dir=root, triton_url=f"127.0.0.1:{grpc}",
                                   triton_http_url=f"127.0.0.1:{http}", triton_metrics_port=metrics)
     repo = repository.assemble(repository.live_repository(settings))
     model_dir = args.model or default_model(root / "model")

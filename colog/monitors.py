@@ -81,22 +81,22 @@ def _trigger(entry: dict) -> dict:
 
 def threshold_of(monitor: dict, settings: Any) -> int:
     if is_incident_monitor(monitor):
-        return int(getattr(settings, "alert_min_incidents", 1))
-    return int(getattr(settings, "alert_min_anomalies", 1))
+        return int(settings.alert_min_incidents)
+    return int(settings.alert_min_anomalies)
 
 
 def render_monitor(monitor: dict, settings: Any) -> dict:
     """The definition with the settings' interval, thresholds and index names applied."""
     rendered = copy.deepcopy(monitor)
-    minutes = int(getattr(settings, "alert_interval_minutes", 5))
+    minutes = int(settings.alert_interval_minutes)
     if minutes < 1:
         raise MonitorError(f"alert_interval_minutes must be >= 1, got {minutes}")
     threshold = threshold_of(monitor, settings)
     if threshold < 1:
         raise MonitorError(f"{monitor['name']}: alert threshold must be >= 1, got {threshold}")
     rendered["schedule"] = {"period": {"interval": minutes, "unit": "MINUTES"}}
-    log_pattern = getattr(settings, "index_pattern", DEFAULT_LOG_PATTERN)
-    incidents = getattr(settings, "incidents_index", DEFAULT_INCIDENTS)
+    log_pattern = settings.index_pattern
+    incidents = settings.incidents_index
     for entry in rendered["inputs"]:
         search = entry["search"]
         search["indices"] = [log_pattern if i == DEFAULT_LOG_PATTERN else

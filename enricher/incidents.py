@@ -301,8 +301,8 @@ def update_incidents(client: Any, settings: Any, stream: Any, events: list[dict]
     key = getattr(stream, "key", stream)
     if not isinstance(key, str) or not key:
         raise IncidentInputError(f"stream must be a non-empty key, got {stream!r}")
-    index = getattr(settings, "incidents_index", "colog-incidents")
-    quiet = float(getattr(settings, "incident_quiet_period_s", 300.0))
+    index = settings.incidents_index
+    quiet = float(settings.incident_quiet_period_s)
     ensure_incidents_index(client, index)
     latest = latest_incident(client, index, key)
     incidents = merge_incidents(latest, events, quiet, stream=key, now=now)
@@ -322,8 +322,8 @@ def close_stale_incidents(client: Any, settings: Any, now: datetime | None = Non
     the incident at the same moment, the enricher wins and the incident stays open.
     Returns the ids closed.
     """
-    index = getattr(settings, "incidents_index", "colog-incidents")
-    quiet = float(getattr(settings, "incident_quiet_period_s", 300.0))
+    index = settings.incidents_index
+    quiet = float(settings.incident_quiet_period_s)
     now = now or datetime.now(timezone.utc)
     cutoff = _iso(now - timedelta(seconds=quiet))
     if not client.indices.exists(index=index):

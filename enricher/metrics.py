@@ -47,8 +47,3 @@ class WorkerMetrics:
                 self.write_outcomes.labels(outcome=outcome).inc(value)
         if report.unwritten:
             self.write_outcomes.labels(outcome="unwritten").inc(len(report.unwritten))
-
-    def cache_ratio(self) -> float:
-        hits = self.cache_hits._value.get()
-        total = hits + self.cache_misses._value.get()
-        return hits / total if total else 0.0

@@ -49,16 +49,17 @@ class TritonScorer:
 
 class LocalScorer:
     def __init__(self, model_dir: Path):
-        from colog.features.embedding import load_sentence_model
+        from colog.features.embedding import SentenceEmbedder
         from colog.model.bundle import load_model_dir
+        from enricher.embedding_cache import NoCache
 
         self.loaded = load_model_dir(model_dir)
         f = self.loaded.feature_config
         self.spec = FeatureSpec(int(f["window"]), str(f["sequence_mode"]), int(f["max_tokens"]),
                                 tuple(self.loaded.classes))
         self.version = f"local:{Path(model_dir).name}"
-        self._sentence_model = None
-        self._load_sentence_model = load_sentence_model
+        # The enrichment context's embedder caches; this one only computes.
+        self._embedder = SentenceEmbedder(cache=NoCache())
 
     def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
         outputs = self.loaded.predict(modalities.tokens, modalities.sequence,
@@ -66,7 +67,4 @@ class LocalScorer:
         return outputs, self.version
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        if self._sentence_model is None:
-            self._sentence_model = self._load_sentence_model()
-        return self._sentence_model.encode(texts, batch_size=128, convert_to_numpy=True,
-                                           show_progress_bar=False).astype(np.float32)
+        return self._embedder.embed(texts)

@@ -18,6 +18,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 
 from colog.fields import mapping_properties
 from colog.settings import Settings
+from colog.stack.opensearch import capabilities
 
 COMPONENT = "colog-fields"
 TEMPLATE = "colog"
@@ -64,12 +65,6 @@ def pipeline_body(settings: Settings, with_stream: bool) -> dict:
                                       "override": False, "if": condition}})
     return {"description": "CoLog: mark new log documents pending and stamp their stream key",
             "processors": processors}
-
-
-def node_modules(client: OpenSearch) -> set[str]:
-    nodes = client.nodes.info(metric="plugins")["nodes"]
-    return {m["name"] for node in nodes.values()
-            for m in [*node.get("modules", []), *node.get("plugins", [])]}
 
 
 def _put_if_changed(report: SetupReport, name: str, current: dict | None, wanted: dict,
@@ -150,19 +145,15 @@ def map_existing_indices(client: OpenSearch, settings: Settings, report: SetupRe
                                     if isinstance(error.info, dict) else f"index {name}: {error}")
 
 
-def ingest_processors(client: OpenSearch) -> set[str]:
-    nodes = client.nodes.info(metric="ingest")["nodes"]
-    return {p["type"] for node in nodes.values() for p in node.get("ingest", {}).get("processors", [])}
-
-
 def install_pipeline(client: OpenSearch, settings: Settings, report: SetupReport) -> None:
-    if "set" not in ingest_processors(client):
+    caps = capabilities(client)
+    if not caps["ingest_pipeline_processors"]:
         report.notes.append(
             f"ingest pipeline {PIPELINE} not installed: this node has no `set` processor "
             "(module ingest-common). The worker finds new documents without it (no colog.status "
             "means pending).")
         return
-    painless = "lang-painless" in node_modules(client)
+    painless = caps["painless"]
     if not painless:
         report.notes.append(f"{PIPELINE}: no lang-painless on this node, so the pipeline does not "
                             "stamp colog.stream (the worker writes it on enrichment)")

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from colog.cli.app import app
 
@@ -183,15 +182,6 @@ def health() -> None:
         err.print(f"unhealthy: heartbeat {age:.0f}s old (limit {settings.heartbeat_max_age_s:.0f}s)")
         raise typer.Exit(1)
     out.print(f"healthy: heartbeat {age:.0f}s old")
-
-
-def summary_table(title: str, rows: list[tuple], headers: list[str]) -> Table:
-    table = Table(title=title)
-    for header in headers:
-        table.add_column(header)
-    for row in rows:
-        table.add_row(*[str(v) for v in row])
-    return table
 
 
 @app.command()

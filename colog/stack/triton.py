@@ -132,7 +132,7 @@ def ports(settings: Any) -> dict[str, tuple[str, int]]:
     http = _host_port(settings.triton_http_url.split("://")[-1])
     grpc = _host_port(settings.triton_url.split("://")[-1]) if settings.triton_protocol == "grpc" \
         else (http[0], 8001)
-    metrics = (http[0], int(getattr(settings, "triton_metrics_port", METRICS_PORT)))
+    metrics = (http[0], int(settings.triton_metrics_port))
     return {"http": http, "grpc": grpc, "metrics": metrics}
 
 

@@ -111,12 +111,11 @@ def logs_index(opensearch):
 @pytest.fixture(scope="module")
 def incidents_index(opensearch):
     """colog-incidents as the enricher would fill it from these events (quiet period 5 min)."""
-    from types import SimpleNamespace
-
+    from colog.settings import Settings
     from enricher.incidents import update_incidents
 
     index = f"colog-incidents-dash-{uuid.uuid4().hex[:8]}"
-    settings = SimpleNamespace(incidents_index=index, incident_quiet_period_s=300.0)
+    settings = Settings(incidents_index=index, incident_quiet_period_s=300.0)
     hits = enriched_docs()
     for host in ("host-a", "host-b", "host-c"):
         stream = [h for h in hits if h["_source"]["host"]["name"] == host

@@ -19,6 +19,7 @@ from enricher.context import build_context
 from enricher.ingest import ingest_file
 from enricher.one_pass import run_pass
 from enricher.setup import run_setup
+from tests.fixtures.enrich import colog_env
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,17 +208,7 @@ def test_context_is_the_own_streams_neighbours_across_batches(enrich_env, opense
 # --- a worker killed mid-batch ----------------------------------------------------------------
 
 def _env(settings, **extra) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "COLOG_OPENSEARCH_URL": settings.opensearch_url, "COLOG_REDIS_URL": settings.redis_url,
-        "COLOG_TRITON_URL": settings.triton_url, "COLOG_TRITON_HTTP_URL": settings.triton_http_url,
-        "COLOG_TRITON_METRICS_PORT": str(settings.triton_metrics_port),
-        "COLOG_INDEX_PATTERN": settings.index_pattern,
-        "COLOG_DRAIN_STATE_KEY": settings.drain_state_key,
-        "COLOG_CACHE_DIR": str(settings.cache_dir),
-    })
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+    return {**os.environ, **colog_env(settings, **extra)}
 
 
 def _verdicts(client, index: str) -> dict:

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from colog.cli import app
 from tests import synthetic
-from tests.fixtures.triton import TritonTestSettings
+from colog.settings import Settings
+from tests.fixtures.enrich import colog_env
 
 pytestmark = pytest.mark.integration
 INDEX = "logs-feedback-1"
@@ -35,17 +36,8 @@ def quota_stream(n: int = 160, every: int = 5, seed: int = 21) -> list[dict]:
 
 
 def env_of(settings, **extra) -> dict:
-    env = {"COLOG_OPENSEARCH_URL": settings.opensearch_url, "COLOG_REDIS_URL": settings.redis_url,
-           "COLOG_TRITON_URL": settings.triton_url,
-           "COLOG_TRITON_HTTP_URL": settings.triton_http_url,
-           "COLOG_TRITON_METRICS_PORT": str(settings.triton_metrics_port),
-           "COLOG_INDEX_PATTERN": settings.index_pattern,
-           "COLOG_DRAIN_STATE_KEY": settings.drain_state_key,
-           "COLOG_CACHE_DIR": str(settings.cache_dir),
-           "COLOG_HOLDOUT_FRACTION": str(settings.holdout_fraction),
-           "COLUMNS": "200"}
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+    return colog_env(settings, COLOG_HOLDOUT_FRACTION=settings.holdout_fraction, COLUMNS=200,
+                     **extra)
 
 
 def cli(env: dict, *args: str):
@@ -71,7 +63,7 @@ def loop(enrich_env, opensearch, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("feedback")
     http, grpc, metrics = (process.free_port() for _ in range(3))
-    settings = TritonTestSettings(
+    settings = Settings(
         opensearch_url=enrich_env.base.opensearch_url, redis_url=enrich_env.base.redis_url,
         cache_dir=root / "cache", triton_url=f"127.0.0.1:{grpc}",
         triton_http_url=f"127.0.0.1:{http}", triton_protocol="grpc",

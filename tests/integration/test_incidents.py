@@ -4,9 +4,10 @@ separated by the quiet period -> two, replays and growth across batches -> no du
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 
 import pytest
+
+from colog.settings import Settings
 
 from enricher.incidents import (
     INCIDENT_MAPPING,
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def settings(opensearch):
     index = f"colog-incidents-test-{uuid.uuid4().hex[:8]}"
-    yield SimpleNamespace(incidents_index=index, incident_quiet_period_s=300.0)
+    yield Settings(incidents_index=index, incident_quiet_period_s=300.0)
     opensearch.indices.delete(index=index, ignore_unavailable=True)
 
 

@@ -12,9 +12,10 @@ import json
 import time
 import uuid
 import warnings
-from types import SimpleNamespace
 
 import pytest
+
+from colog.settings import Settings
 
 from colog import monitors as mon
 from enricher.incidents import update_incidents
@@ -33,7 +34,7 @@ def data(opensearch):
     logs, incidents = f"logs-colog-mon-{suffix}", f"colog-incidents-mon-{suffix}"
     hits = enriched_docs()
     create_logs_index(opensearch, logs, hits)
-    settings = SimpleNamespace(
+    settings = Settings(
         index_pattern=logs, incidents_index=incidents, incident_quiet_period_s=300.0,
         alert_interval_minutes=10, alert_min_anomalies=4, alert_min_incidents=1)
     for host in ("host-a", "host-b", "host-c"):
@@ -49,7 +50,7 @@ def test_definitions_load_and_render_from_settings():
     assert {m["name"] for m in definitions} == {POINT, PER_HOST, INCIDENTS}
     assert {m["monitor_type"] for m in definitions} == {"query_level_monitor",
                                                         "bucket_level_monitor"}
-    settings = SimpleNamespace(alert_interval_minutes=15, alert_min_anomalies=7,
+    settings = Settings(alert_interval_minutes=15, alert_min_anomalies=7,
                                index_pattern="app-logs-*", incidents_index="inc")
     rendered = {m["name"]: mon.render_monitor(m, settings) for m in definitions}
     point = rendered[POINT]
@@ -77,9 +78,9 @@ def test_bad_definitions_and_settings_are_rejected(tmp_path):
         mon.load_monitors(tmp_path / "empty")
     [definition] = [m for m in mon.load_monitors() if m["name"] == POINT]
     with pytest.raises(mon.MonitorError, match="alert_interval_minutes"):
-        mon.render_monitor(definition, SimpleNamespace(alert_interval_minutes=0))
+        mon.render_monitor(definition, Settings(alert_interval_minutes=0))
     with pytest.raises(mon.MonitorError, match="threshold must be >= 1"):
-        mon.render_monitor(definition, SimpleNamespace(alert_min_anomalies=0))
+        mon.render_monitor(definition, Settings(alert_min_anomalies=0))
 
 
 def test_each_monitor_triggers_on_enriched_data(opensearch, data):
@@ -125,7 +126,7 @@ def test_monitors_do_not_fire_outside_their_window(opensearch, data):
 
 
 def test_threshold_from_settings_changes_what_triggers(opensearch, data):
-    stricter = SimpleNamespace(**{**vars(data), "alert_min_anomalies": 5})
+    stricter = data.model_copy(update={"alert_min_anomalies": 5})
     [per_host] = [m for m in mon.load_monitors() if m["name"] == PER_HOST]
     result = mon.evaluate_directly(opensearch, mon.render_monitor(per_host, stricter), stricter)
     assert result == {"CoLog: host over the anomaly threshold": [("host-b",)]}
