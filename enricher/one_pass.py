@@ -60,7 +60,7 @@ def run_pass(ctx: EnrichContext, flush: bool = True, progress: bool = True,
 
                 report = enrich_partition(ctx, partition, flush=flush, streams=streams,
                                           on_stream=advance)
-                locked += report.locked_out
+                locked += report.locked_out or report.lease_lost
                 moved += report.scored + report.rejected
                 waiting += report.waiting
                 summary.scored += report.scored

@@ -1,29 +1,32 @@
 """Partitions of streams, and the lock that lets one worker at a time process a partition.
 
-A partition lock is a Redis lock with a TTL: a worker killed mid-batch holds it at most
-`partition_lock_ttl_s`; a live worker extends it after every stream. Without the lock two
-workers could score the same stream at once: harmless for correctness (writes are guarded by
-sequence numbers) but wasted work.
+The lock is a lease (enricher/lease.py): a worker killed mid-batch holds it at most
+`partition_lock_ttl_s`; a live worker renews it between batches. Without it two workers could
+score the same stream at once: harmless for correctness (writes are guarded by sequence
+numbers) but wasted work.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from enricher.context import EnrichContext
+from enricher.lease import LeaseLost, PartitionLease
 from enricher.reader import pending_streams
 from enricher.stream_pass import StreamPass, StreamReport
 from enricher.streams import StreamRef, partition_of
 
-LOCK_KEY = "colog:lock:partition:{}"
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class PartitionReport:
     partition: int
     locked_out: bool = False
+    lease_lost: bool = False  # another worker took the partition over mid-pass
     streams: list[StreamReport] = field(default_factory=list)
 
     @property
@@ -52,26 +55,29 @@ def enrich_partition(ctx: EnrichContext, partition: int, flush: bool = False,
                      streams: list[StreamRef] | None = None,
                      on_stream: Callable[[StreamReport], None] | None = None) -> PartitionReport:
     report = PartitionReport(partition)
-    lock = None
+    lease = None
     if ctx.redis is not None:
-        lock = ctx.redis.lock(LOCK_KEY.format(partition), timeout=ctx.settings.partition_lock_ttl_s)
-        if not lock.acquire(blocking=False):
+        lease = PartitionLease(ctx.redis, partition, ctx.settings.partition_lock_ttl_s)
+        if not lease.acquire():
             report.locked_out = True
             return report
+    keep_alive = lease.renew if lease is not None else (lambda: None)
     try:
         if streams is None:
             streams = streams_by_partition(ctx).get(partition, [])
         for ref in streams:
-            result = StreamPass(ctx, ref, flush=flush).run()
-            report.streams.append(result)
-            if on_stream:
-                on_stream(result)
-            if lock is not None:
-                lock.extend(ctx.settings.partition_lock_ttl_s, replace_ttl=True)
-    finally:
-        if lock is not None:
+            stream_pass = StreamPass(ctx, ref, flush=flush, keep_alive=keep_alive)
             try:
-                lock.release()
-            except Exception:  # noqa: BLE001 - expired meanwhile: someone else may hold it now
-                pass
+                stream_pass.run()
+            except LeaseLost as lost:
+                log.warning("%s", lost)
+                report.lease_lost = True
+            report.streams.append(stream_pass.report)
+            if on_stream:
+                on_stream(stream_pass.report)
+            if report.lease_lost:
+                break
+    finally:
+        if lease is not None:
+            lease.release()
     return report

@@ -12,6 +12,7 @@ missing neighbours are zero rows, as at the end of a training stream.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -78,8 +79,10 @@ def _last_seen(hit: dict) -> float:
 
 
 class StreamPass:
-    def __init__(self, ctx: EnrichContext, stream: StreamRef, flush: bool, now: float | None = None):
+    def __init__(self, ctx: EnrichContext, stream: StreamRef, flush: bool, now: float | None = None,
+                 keep_alive: Callable[[], None] = lambda: None):
         self.ctx = ctx
+        self.keep_alive = keep_alive  # renews the partition lease; may raise to stop the pass
         self.stream = stream
         self.flush = flush
         self.now = time.time() if now is None else now
@@ -106,6 +109,7 @@ class StreamPass:
             for hit in iter_stream(ctx.client, pit, self.stream, start_after,
                                    ctx.settings.read_batch_size):
                 last_hit = hit
+                self.keep_alive()
                 rejection = self._rejection(hit)
                 if rejection is not None:
                     if _is_pending(hit):
@@ -199,3 +203,4 @@ class StreamPass:
             self.report.rejected += len(updates)
         self.ctx.metrics.record_write(result)
         self.ctx.after_write(self.stream, updates, result)
+        self.keep_alive()

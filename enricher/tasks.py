@@ -60,7 +60,7 @@ def enrich_partition(partition: int, flush: bool = False) -> dict:
     touch_heartbeat(ctx.settings)
     log.info("partition %s: scored %s, rejected %s, waiting %s%s", partition, report.scored,
              report.rejected, report.waiting, " (locked by another worker)"
-             if report.locked_out else "")
+             if report.locked_out else " (taken over by another worker)" if report.lease_lost else "")
     return {"partition": partition, "scored": report.scored, "rejected": report.rejected}
 
 
