@@ -88,7 +88,10 @@ class Settings(BaseSettings):
     heartbeat_file: Path = Field(Path("/tmp/colog-worker.heartbeat"),
                                  description="touched by the worker; `colog health` reads it")
     heartbeat_max_age_s: float = 120.0
-    score_threshold: float = 0.5
+    score_threshold: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="override the served model's own decision thresholds (chosen on its "
+        "validation split by `colog train`) with one cut on the event and context scores")
 
     # --- incidents and alerting ---
     incident_quiet_period_s: float = 300.0

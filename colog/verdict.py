@@ -6,13 +6,39 @@ thing everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from colog.labels import ANOMALY, NORMAL
 
 THRESHOLD = 0.5
+DECISION_FILE = "decision.json"  # in a model directory: the Thresholds below, as JSON
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cuts on the event and the context score, chosen on validation data by the trainer and
+    stored with the model (`decision.json`); 0.5 for models written before that existed."""
+
+    event: float = THRESHOLD
+    context: float = THRESHOLD
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> "Thresholds":
+        if not isinstance(data, dict):
+            raise ValueError(f"thresholds must be an object, got {type(data).__name__}")
+        values = {}
+        for name in ("event", "context"):
+            value = data.get(name, THRESHOLD)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0.0 < value < 1.0:
+                raise ValueError(f"threshold {name!r} must be a number in (0, 1), got {value!r}")
+            values[name] = float(value)
+        return cls(**values)
 
 
 def event_and_context_scores(probs: np.ndarray, classes: list[str]
@@ -23,6 +49,15 @@ def event_and_context_scores(probs: np.ndarray, classes: list[str]
     event = probs[:, classes.index("event")] + probs[:, classes.index("both")]
     context = probs[:, classes.index("context")] + probs[:, classes.index("both")]
     return event, context
+
+
+def predicted_classes(probs: np.ndarray, classes: list[str], thresholds: Thresholds) -> np.ndarray:
+    """Head class indices as the verdicts decide them: event (+ 2 x context for 4 classes)."""
+    event, context = event_and_context_scores(probs, classes)
+    predicted = (event >= thresholds.event).astype(np.int64)
+    if context is not None:
+        predicted += 2 * (context >= thresholds.context).astype(np.int64)
+    return predicted
 
 
 def anomaly_type(event_anomalous: bool, context_anomalous: bool) -> str:
@@ -74,29 +109,35 @@ def top_tokens(tokens: list[str], weights: np.ndarray, k: int = 5) -> tuple[list
     return [tokens[i] for i in order], [round(float(weights[i]), 6) for i in order]
 
 
-def neighbour_max(event: np.ndarray, window_index: np.ndarray, centre: int) -> np.ndarray:
-    """Highest event score among the other events of each window (0 where there are none)."""
-    padded = np.append(event, 0.0)
+def neighbour_max(point_scores: np.ndarray, window_index: np.ndarray, centre: int) -> np.ndarray:
+    """Highest point score among the other events of each window (0 where there are none).
+
+    `window_index` [N, K] holds positions into `point_scores` (-1 = no event); every position
+    it names must have a score: a NaN there is a caller's bug, reported rather than written.
+    """
+    padded = np.append(np.asarray(point_scores, dtype=np.float64), 0.0)
     neighbours = padded[window_index].copy()
     neighbours[:, centre] = 0.0
+    if np.isnan(neighbours).any():
+        raise ValueError("a neighbour in the window has no point score")
     return neighbours.max(axis=1)
 
 
 def verdicts(outputs: dict[str, np.ndarray], classes: list[str], token_strings: list[list[str]],
-             threshold: float = THRESHOLD, top_k: int = 5,
-             window_index: np.ndarray | None = None, centre: int = 0) -> list[Verdict]:
-    """One verdict per row. A 2-class model has no context head: its context score is then the
-    highest point score of the window's other events (needs `window_index`), else 0."""
+             thresholds: Thresholds = Thresholds(), top_k: int = 5,
+             context_scores: np.ndarray | None = None) -> list[Verdict]:
+    """One verdict per row. A 2-class model has no context head: its context score is then
+    `context_scores` (the highest point score of the window's other events, see
+    `neighbour_max`), else 0."""
     event, context = event_and_context_scores(outputs["probs"], classes)
     if context is None:
-        context = (neighbour_max(event, window_index, centre) if window_index is not None
-                   else np.zeros_like(event))
+        context = np.zeros_like(event) if context_scores is None else context_scores
     result = []
     for i in range(len(event)):
         score = float(event[i])
         ctx_score = float(context[i])
-        is_event = score >= threshold
-        is_context = ctx_score >= threshold
+        is_event = score >= thresholds.event
+        is_context = ctx_score >= thresholds.context
         tokens, weights = top_tokens(token_strings[i], outputs["token_attention"][i], top_k)
         result.append(Verdict(
             label=ANOMALY if is_event else NORMAL,

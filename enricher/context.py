@@ -17,6 +17,7 @@ from colog.features.embedding import SentenceEmbedder
 from colog.features.modalities import Modalities
 from colog.features.semantic import SemanticTokenizer
 from colog.settings import Settings
+from colog.verdict import Thresholds
 from enricher.metrics import WorkerMetrics
 from enricher.scorers import Scorer
 from enricher.templates import TemplateStore
@@ -44,6 +45,13 @@ class EnrichContext:
         self.metrics.cache_hits.inc(self.embedder.hits - hits)
         self.metrics.cache_misses.inc(self.embedder.misses - misses)
         return outputs, version
+
+    def thresholds_for(self, version: str) -> Thresholds:
+        """The model version's own thresholds, unless the operator set `score_threshold`."""
+        override = self.settings.score_threshold
+        if override is not None:
+            return Thresholds(override, override)
+        return self.scorer.thresholds(version)
 
     def after_write(self, stream, updates, report) -> None:
         for hook in self.after_write_hooks:

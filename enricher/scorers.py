@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from colog.features.modalities import Modalities
+from colog.verdict import Thresholds
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,23 @@ class Scorer(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray:
         """float32 [N, 384] sentence embeddings."""
 
+    def thresholds(self, version: str) -> Thresholds:
+        """The decision thresholds of the model version that produced a verdict."""
+
 
 class TritonScorer:
     def __init__(self, client):
         self.client = client
-        params = client.model_parameters()  # read from the served model's config
+        self.params = client.model_parameters()  # read from the served model's config
+        params = self.params
         self.spec = FeatureSpec(params.window, params.sequence_mode, params.max_tokens,
                                 tuple(params.classes))
+
+    def thresholds(self, version: str) -> Thresholds:
+        if str(version) not in self.params.thresholds:
+            # A version published after this worker started: its config names it now.
+            self.params = self.client.model_parameters()
+        return self.params.thresholds_of(version)
 
     def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
         return self.client.infer(modalities.tokens, modalities.sequence,
@@ -65,6 +76,9 @@ class LocalScorer:
         outputs = self.loaded.predict(modalities.tokens, modalities.sequence,
                                       modalities.sequence_mask)
         return outputs, self.version
+
+    def thresholds(self, version: str) -> Thresholds:
+        return self.loaded.thresholds
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self._embedder.embed(texts)

@@ -7,6 +7,12 @@ worker sees exactly the same neighbours: the verdict is a function of the stream
 boundaries. In `context` mode an event waits until W later events exist, or until its stream
 has been quiet for `context_timeout_s` (or `flush`, as `colog enrich` does at the end): then the
 missing neighbours are zero rows, as at the end of a training stream.
+
+A 2-class model has no context head: an event's context score is the highest point score of
+its window's other events, and each of those needs its own window. Such a pass therefore reaches
+2W events around a target instead of W, and scores the neighbours beside the targets (their
+point scores are not written again), so the context score is the one an offline pass over the
+whole stream gives, whichever batch or pass each neighbour fell in.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from colog.features.windows import CONTEXT, centre_column
 from colog.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
 from colog.parsing.masking import mask_message
 from colog.records import parse_timestamp
-from colog.verdict import verdicts
+from colog.verdict import event_and_context_scores, neighbour_max, verdicts
 from enricher.context import EnrichContext
 from enricher.reader import first_pending, iter_stream, point_in_time, preceding
 from enricher.streams import StreamRef
@@ -61,6 +67,25 @@ def _event(hit: dict, to_score: bool) -> Event:
     return Event(hit, mask_message(hit["_source"]["message"]), to_score)
 
 
+def scored_positions(window_index: np.ndarray, targets: list[int], point_only: bool
+                     ) -> np.ndarray:
+    """Buffer positions to run the model on: the targets, and for a 2-class model also every
+    event in their windows (whose point scores make the targets' context scores)."""
+    if not point_only:
+        return np.asarray(targets, dtype=np.int64)
+    around = window_index[targets].ravel()
+    return np.union1d(np.asarray(targets, dtype=np.int64), around[around >= 0])
+
+
+def rows_of(positions: np.ndarray, wanted: list[int]) -> np.ndarray:
+    """Where each wanted buffer position sits among the (sorted, unique) scored positions."""
+    found = np.searchsorted(positions, wanted)
+    if len(wanted) and (found.max() >= len(positions)
+                        or not np.array_equal(positions[found], wanted)):
+        raise ValueError("a target position was not scored")
+    return found
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -89,6 +114,11 @@ class StreamPass:
         spec = ctx.scorer.spec
         self.window = spec.window
         self.mode = spec.sequence_mode
+        self.point_only = len(spec.classes) == 2
+        # Events each side a target needs in the buffer: its window, and for a 2-class model
+        # its neighbours' windows too.
+        self.past_reach = self.window * (2 if self.point_only else 1)
+        self.future_reach = self.past_reach if self.mode == CONTEXT else 0
         self.report = StreamReport(stream.key)
 
     # -- reading ----------------------------------------------------------------------------
@@ -100,9 +130,10 @@ class StreamPass:
             if first is None:
                 return self.report
             before = preceding(ctx.client, pit, self.stream, first,
-                               self.window * LOOKBACK_FACTOR + 2)
+                               self.past_reach * LOOKBACK_FACTOR + 2)
             valid_before = [h for h in before if self._rejection(h) is None]
-            buffer = [_event(h, False) for h in valid_before[-self.window:]] if self.window else []
+            buffer = ([_event(h, False) for h in valid_before[-self.past_reach:]]
+                      if self.past_reach else [])
             start_after = before[-1]["sort"] if before else None
             last_hit = first
             rejected: list[Update] = []
@@ -134,10 +165,10 @@ class StreamPass:
     # -- scoring ----------------------------------------------------------------------------
 
     def _scorable_end(self, buffer: list[Event], tail: bool) -> int:
-        """Events before this position have their whole window in the buffer."""
-        if tail or self.mode != CONTEXT:
+        """Events before this position have everything their verdict reads in the buffer."""
+        if tail:
             return len(buffer)
-        return max(0, len(buffer) - self.window)
+        return max(0, len(buffer) - self.future_reach)
 
     def _ready_count(self, buffer: list[Event], tail: bool) -> int:
         end = self._scorable_end(buffer, tail)
@@ -152,7 +183,7 @@ class StreamPass:
             for i in targets:
                 buffer[i].to_score = False
         pending = [i for i, e in enumerate(buffer) if e.to_score]
-        keep_from = (pending[0] if pending else len(buffer)) - self.window
+        keep_from = (pending[0] if pending else len(buffer)) - self.past_reach
         return buffer[max(0, keep_from):]
 
     def _score_rows(self, buffer: list[Event], targets: list[int]) -> None:
@@ -162,14 +193,20 @@ class StreamPass:
         masked = [e.masked for e in buffer]
         modalities = build_modalities(masked, [self.stream.key] * len(buffer), ctx.tokenizer,
                                       ctx.embedder, self.window, self.mode)
-        rows = np.asarray(targets, dtype=np.int64)
-        chosen = modalities.take(rows)
-        outputs, version = ctx.predict(chosen)
-        token_strings = [ctx.tokenizer.tokens_of(chosen.tokens[i]) for i in range(len(rows))]
-        results = verdicts(outputs, list(spec.classes), token_strings,
-                           threshold=ctx.settings.score_threshold,
-                           window_index=chosen.window_index,
-                           centre=centre_column(self.window, self.mode))
+        centre = centre_column(self.window, self.mode)
+        rows = scored_positions(modalities.window_index, targets, self.point_only)
+        outputs, version = ctx.predict(modalities.take(rows))
+        target_rows = rows_of(rows, targets)
+        chosen = {name: values[target_rows] for name, values in outputs.items()}
+        context_scores = None
+        if self.point_only:
+            point = np.full(len(buffer), np.nan)
+            point[rows] = event_and_context_scores(outputs["probs"], list(spec.classes))[0]
+            context_scores = neighbour_max(point, modalities.window_index[targets], centre)
+        token_strings = [ctx.tokenizer.tokens_of(modalities.tokens[i]) for i in targets]
+        results = verdicts(chosen, list(spec.classes), token_strings,
+                           thresholds=ctx.thresholds_for(version),
+                           context_scores=context_scores)
         templates = ctx.templates.assign([buffer[i].hit["_source"]["message"] for i in targets])
         enriched_at = _now_iso()
         updates = []

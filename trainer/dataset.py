@@ -31,16 +31,37 @@ class Dataset:
     classes: list[str]
     messages: list[str] = field(default_factory=list)
     streams: list[str] = field(default_factory=list)
+    # The masked messages of each row's window in stream order ("" where there is no event),
+    # the event itself at the centre column: what the text baselines read. Unlike
+    # `modalities.window_index`, it stays meaningful after `take` and `concat`.
+    window_texts: list[tuple[str, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def take(self, rows: np.ndarray) -> "Dataset":
         rows = np.asarray(rows, dtype=np.int64)
+        pick = lambda values: [values[i] for i in rows]  # noqa: E731
         return Dataset(self.modalities.take(rows), self.targets[rows], self.event_anomaly[rows],
                        self.context_anomaly[rows], self.explicit[rows], self.timestamps[rows],
-                       self.classes, [self.messages[i] for i in rows],
-                       [self.streams[i] for i in rows])
+                       self.classes, pick(self.messages), pick(self.streams),
+                       pick(self.window_texts))
+
+    def concat(self, other: "Dataset") -> "Dataset":
+        """Rows of both (for training only: `modalities.window_index` of the result still
+        points into each part's own source records)."""
+        if other.classes != self.classes:
+            raise ValueError(f"cannot join {self.classes} and {other.classes} datasets")
+        a, b = self.modalities, other.modalities
+        joined = Modalities(*(np.concatenate([x, y]) for x, y in (
+            (a.tokens, b.tokens), (a.sequence, b.sequence), (a.sequence_mask, b.sequence_mask),
+            (a.window_index, b.window_index))))
+        return Dataset(joined, *(np.concatenate([x, y]) for x, y in (
+            (self.targets, other.targets), (self.event_anomaly, other.event_anomaly),
+            (self.context_anomaly, other.context_anomaly), (self.explicit, other.explicit),
+            (self.timestamps, other.timestamps))), self.classes,
+            self.messages + other.messages, self.streams + other.streams,
+            self.window_texts + other.window_texts)
 
     def summary(self) -> dict[str, int]:
         counts = np.bincount(self.targets, minlength=len(self.classes))
@@ -68,8 +89,10 @@ def build_dataset(records: Sequence[LogRecord], tokenizer: SemanticTokenizer,
     context = context_labels(records, event, modalities.window_index, window, mode)
     targets = class_index(event, context, num_classes)
     timestamps = np.array([r.timestamp.timestamp() for r in records], dtype=np.float64)
+    window_texts = [tuple(masked[j] if j >= 0 else "" for j in row)
+                    for row in modalities.window_index]
     return Dataset(modalities, targets, event, context, explicit, timestamps,
-                   classes_for(num_classes), [r.message for r in records], streams)
+                   classes_for(num_classes), [r.message for r in records], streams, window_texts)
 
 
 def chronological_split(timestamps: np.ndarray, fractions: Sequence[float],

@@ -1,24 +1,35 @@
-"""The training loop: Adam, warm-up, halving the learning rate on plateaus, early stopping.
+"""The training loop: Adam, warm-up, a decaying learning rate, weight averaging, early stopping.
 
-Defaults follow the CoLog paper (batch 32, up to 20 epochs, early stopping after 5 epochs
-without improvement, 5 warm-up epochs, learning rate halved three times) except the learning
-rate: the paper's 5e-5 suits its 256-wide model trained on GPUs for many steps; our CPU default
-(hidden 128) reaches its best validation F1 within the epoch budget at 5e-4 (docs/decisions.md).
+What it does and why (figures for each choice in benchmarks/RESULTS.md, "Training variants"):
+- Identical training rows (same tokens, same window, same target) are trained on once, with
+  their count as the weight of their loss: logs repeat themselves, and an epoch over the
+  distinct rows costs a fraction of one over all rows for the same expected gradient.
+- Linear warm-up, then cosine decay to zero over the epoch budget (`schedule="cosine"`), or
+  the paper's halving on plateaus (`schedule="plateau"`).
+- An exponential moving average of the weights (`ema_decay`) is what gets evaluated and kept:
+  validation macro F1 of the raw weights swung by 0.2 from one epoch to the next.
+- Early stopping and the kept epoch use validation macro F1 at the best decision threshold of
+  that epoch (ties: lower validation loss), so a good model is not discarded because its scores
+  sit on the wrong side of 0.5.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from torch import nn
 from tqdm.auto import tqdm
 
+from colog.verdict import Thresholds
 from trainer.dataset import Dataset
+from trainer.thresholds import choose_thresholds, macro_f1_at
+
+SCHEDULES = ("cosine", "plateau")
 
 
 @dataclass
@@ -26,14 +37,24 @@ class TrainOptions:
     epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 5e-4
-    warmup_epochs: int = 5
+    warmup_epochs: int = 1
     patience: int = 5
+    schedule: str = "cosine"
+    # plateau schedule only: halve after `plateau_epochs` without improvement, at most 3 times
     plateau_epochs: int = 2
     max_decays: int = 3
     decay_factor: float = 0.5
+    ema_decay: float = 0.0
+    deduplicate: bool = True
     class_weighting: bool = True
     seed: int = 42
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,6 +64,7 @@ class TrainOptions:
 class TrainResult:
     best_epoch: int
     best_valid_macro_f1: float
+    thresholds: Thresholds
     epochs_run: int
     seconds: float
     history: list[dict] = field(default_factory=list)
@@ -67,88 +89,152 @@ def class_weights(targets: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+def distinct_rows(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct input-and-target, how many rows share it), in row order."""
+    m = data.modalities
+    first: dict[bytes, int] = {}
+    counts: dict[int, int] = {}
+    for i in range(len(data)):
+        key = b"".join((m.tokens[i].tobytes(), m.sequence[i].tobytes(),
+                        m.sequence_mask[i].tobytes(), int(data.targets[i]).to_bytes(2, "little")))
+        row = first.setdefault(key, i)
+        counts[row] = counts.get(row, 0) + 1
+    rows = np.fromiter(counts, dtype=np.int64)
+    return rows, np.fromiter(counts.values(), dtype=np.float32)
+
+
 @torch.no_grad()
 def predict_probs(model: nn.Module, data: Dataset, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities, computed in length order (cheap padding), returned in row order."""
     model.eval()
     tokens, sequence, mask = tensors(data)
-    chunks = []
+    order = np.argsort((data.modalities.tokens != 0).sum(axis=1), kind="stable")
+    probs = np.zeros((len(data), len(data.classes)), np.float32)
     for start in range(0, len(data), batch_size):
-        end = start + batch_size
-        out = model(tokens[start:end], sequence[start:end], mask[start:end])
-        chunks.append(torch.softmax(out.logits, dim=-1).numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, len(data.classes)), np.float32)
+        rows = torch.from_numpy(order[start:start + batch_size])
+        out = model(tokens[rows], sequence[rows], mask[rows])
+        probs[rows.numpy()] = torch.softmax(out.logits, dim=-1).numpy()
+    return probs
 
 
-def macro_f1(data: Dataset, probs: np.ndarray) -> float:
-    return float(f1_score(data.targets, probs.argmax(axis=1),
-                          labels=list(range(len(data.classes))), average="macro",
-                          zero_division=0))
+class WeightAverage:
+    """Exponential moving average of the trainable weights (buffers are copied as they are)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        # Early steps average over fewer steps, so the average is not anchored to the init.
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for avg, live in zip(self.model.parameters(), model.parameters()):
+            if live.requires_grad:
+                avg.lerp_(live.detach(), 1.0 - decay)
 
 
-def train(model: nn.Module, train_data: Dataset, valid_data: Dataset,
-          options: TrainOptions) -> TrainResult:
-    """Train in place; the model ends holding the weights of its best validation epoch."""
+def _learning_rate(options: TrainOptions, step: int, warmup_steps: int, total_steps: int,
+                   plateau_scale: float) -> float:
+    warm = min(1.0, step / warmup_steps) if warmup_steps else 1.0
+    if options.schedule == "plateau":
+        return options.learning_rate * plateau_scale * warm
+    progress = max(0.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return options.learning_rate * warm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(model: nn.Module, train_data: Dataset, valid_data: Dataset, options: TrainOptions,
+          stop_after: int | None = None) -> TrainResult:
+    """Train in place; the model ends holding the weights of its best validation epoch.
+
+    `stop_after`: run exactly this many epochs of the same schedule and keep the last one (the
+    refit on all labelled data, which has no validation split left to choose an epoch with).
+    """
     seed_everything(options.seed)
     started = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=options.learning_rate)
     weights = class_weights(train_data.targets, len(train_data.classes))
-    loss_fn = nn.CrossEntropyLoss(weight=weights if options.class_weighting else None)
-    tokens, sequence, mask = tensors(train_data)
-    targets = torch.from_numpy(train_data.targets)
-    steps_per_epoch = max(1, -(-len(train_data) // options.batch_size))
+    if not options.class_weighting:
+        weights = torch.ones_like(weights)
+    if options.deduplicate:
+        rows, counts = distinct_rows(train_data)
+    else:
+        rows, counts = np.arange(len(train_data)), np.ones(len(train_data), np.float32)
+    tokens, sequence, mask = (t[torch.from_numpy(rows)] for t in tensors(train_data))
+    targets = torch.from_numpy(train_data.targets[rows])
+    row_weights = torch.from_numpy(counts) * weights[targets]
+    steps_per_epoch = max(1, -(-len(rows) // options.batch_size))
     warmup_steps = options.warmup_epochs * steps_per_epoch
+    total_steps = options.epochs * steps_per_epoch
     generator = torch.Generator().manual_seed(options.seed)
+    average = WeightAverage(model, options.ema_decay) if options.ema_decay else None
+    evaluated = average.model if average else model
 
-    best_f1, best_loss, best_epoch, best_state = -1.0, float("inf"), 0, None
-    since_best, since_decay, decays, lr_scale, step = 0, 0, 0, 1.0, 0
+    best = (-1.0, float("inf"))
+    best_epoch, best_state, best_thresholds = 0, None, Thresholds()
+    since_best, since_decay, decays, plateau_scale, step = 0, 0, 0, 1.0, 0
     history: list[dict] = []
-    bar = tqdm(range(1, options.epochs + 1), desc="training", unit="epoch",
+    epochs = options.epochs if stop_after is None else min(options.epochs, stop_after)
+    bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch",
                disable=not options.progress)
     for epoch in bar:
         model.train()
-        order = torch.randperm(len(train_data), generator=generator)
         total = 0.0
-        for start in range(0, len(order), options.batch_size):
-            rows = order[start:start + options.batch_size]
+        order = torch.randperm(len(targets), generator=generator)
+        for batch in order.split(options.batch_size):
             step += 1
-            warm = min(1.0, step / warmup_steps) if warmup_steps else 1.0
             for group in optimizer.param_groups:
-                group["lr"] = options.learning_rate * lr_scale * warm
-            out = model(tokens[rows], sequence[rows], mask[rows])
-            loss = loss_fn(out.logits, targets[rows])
+                group["lr"] = _learning_rate(options, step, warmup_steps, total_steps,
+                                             plateau_scale)
+            out = model(tokens[batch], sequence[batch], mask[batch])
+            per_row = nn.functional.cross_entropy(out.logits, targets[batch], reduction="none")
+            w = row_weights[batch]
+            loss = (per_row * w).sum() / w.sum()  # = the class-weighted mean over all copies
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
-            total += float(loss.detach()) * len(rows)
-        probs = predict_probs(model, valid_data)
-        valid_f1 = macro_f1(valid_data, probs)
+            if average:
+                average.update(model, step)
+            total += float((per_row.detach() * w).sum())
+        entry = {"epoch": epoch, "train_loss": total / float(row_weights.sum()),
+                 "lr": optimizer.param_groups[0]["lr"]}
+        history.append(entry)
+        if stop_after is not None:
+            bar.set_postfix(loss=f"{entry['train_loss']:.4f}")
+            continue
+        probs = predict_probs(evaluated, valid_data)
+        thresholds = choose_thresholds(valid_data.targets, probs, valid_data.classes)
+        valid_f1 = macro_f1_at(valid_data.targets, probs, valid_data.classes, thresholds)
         valid_loss = float(nn.functional.nll_loss(
             torch.log(torch.from_numpy(probs).clamp_min(1e-9)),
             torch.from_numpy(valid_data.targets))) if len(valid_data) else 0.0
-        history.append({"epoch": epoch, "train_loss": total / max(1, len(train_data)),
-                        "valid_macro_f1": valid_f1, "valid_loss": valid_loss,
-                        "lr": options.learning_rate * lr_scale})
-        bar.set_postfix(loss=f"{total / max(1, len(train_data)):.4f}", valid_f1=f"{valid_f1:.4f}")
-        improved = valid_f1 > best_f1 + 1e-6 or (abs(valid_f1 - best_f1) <= 1e-6
-                                                  and valid_loss < best_loss)
-        if improved:
-            best_f1, best_loss, best_epoch = valid_f1, valid_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        entry.update(valid_macro_f1=valid_f1, valid_loss=valid_loss,
+                     thresholds=thresholds.to_dict())
+        bar.set_postfix(loss=f"{entry['train_loss']:.4f}", valid_f1=f"{valid_f1:.4f}")
+        if valid_f1 > best[0] + 1e-6 or (abs(valid_f1 - best[0]) <= 1e-6
+                                         and valid_loss < best[1]):
+            best, best_epoch, best_thresholds = (valid_f1, valid_loss), epoch, thresholds
+            best_state = copy.deepcopy(evaluated.state_dict())
             since_best = since_decay = 0
             continue
         if epoch <= options.warmup_epochs:
-            continue  # the paper's warm-up: no decay or stopping while the rate still climbs
+            continue  # no decay or stopping while the rate still climbs
         since_best += 1
         since_decay += 1
         if since_best >= options.patience:
             break
-        if since_decay >= options.plateau_epochs and decays < options.max_decays:
-            lr_scale *= options.decay_factor
+        if (options.schedule == "plateau" and since_decay >= options.plateau_epochs
+                and decays < options.max_decays):
+            plateau_scale *= options.decay_factor
             decays += 1
             since_decay = 0
+    if stop_after is not None:
+        best_epoch, best_state = len(history), copy.deepcopy(evaluated.state_dict())
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(best_epoch, best_f1, len(history), time.perf_counter() - started, history)
+    return TrainResult(best_epoch, best[0], best_thresholds, len(history),
+                       time.perf_counter() - started, history)

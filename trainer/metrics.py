@@ -15,6 +15,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from colog.verdict import Thresholds, predicted_classes
+
 
 def _binary_auc(truth: np.ndarray, score: np.ndarray) -> tuple[float | None, float | None]:
     if len(np.unique(truth)) < 2:
@@ -22,13 +24,17 @@ def _binary_auc(truth: np.ndarray, score: np.ndarray) -> tuple[float | None, flo
     return float(roc_auc_score(truth, score)), float(average_precision_score(truth, score))
 
 
-def classification_report(targets: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict:
+def classification_report(targets: np.ndarray, probs: np.ndarray, classes: list[str],
+                          thresholds: Thresholds = Thresholds()) -> dict:
+    """Metrics of the verdicts the enricher would write: classes decided by `thresholds` on the
+    event (and context) scores, not by argmax."""
     labels = list(range(len(classes)))
-    predicted = probs.argmax(axis=1)
+    predicted = predicted_classes(probs, classes, thresholds)
     precision, recall, f1, support = precision_recall_fscore_support(
         targets, predicted, labels=labels, zero_division=0)
     report: dict = {
         "classes": classes,
+        "thresholds": thresholds.to_dict(),
         "n": int(len(targets)),
         "macro_f1": float(np.mean(f1)),
         "precision": float(np.mean(precision)),
@@ -53,14 +59,15 @@ def classification_report(targets: np.ndarray, probs: np.ndarray, classes: list[
                 prs.append(pr)
         report["roc_auc"] = float(np.mean(rocs)) if rocs else None
         report["pr_auc"] = float(np.mean(prs)) if prs else None
-        report["point"] = binary_view(targets % 2, probs[:, 1] + probs[:, 3])
-        report["collective"] = binary_view(targets // 2, probs[:, 2] + probs[:, 3])
+        report["point"] = binary_view(targets % 2, probs[:, 1] + probs[:, 3], thresholds.event)
+        report["collective"] = binary_view(targets // 2, probs[:, 2] + probs[:, 3],
+                                           thresholds.context)
     return report
 
 
-def binary_view(truth: np.ndarray, score: np.ndarray) -> dict:
+def binary_view(truth: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict:
     """Point or collective detection of a 4-class model, as a binary task."""
-    predicted = (score >= 0.5).astype(int)
+    predicted = (score >= threshold).astype(int)
     _, _, f1, _ = precision_recall_fscore_support(truth, predicted, labels=[0, 1],
                                                   zero_division=0)
     roc, pr = _binary_auc(truth, score)

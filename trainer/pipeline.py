@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,13 @@ from colog.model.network import CoLog
 from colog.records import LogRecord
 from colog.scoring import score_records
 from trainer.balance import BalanceReport, tomek_undersample
+from trainer.baselines import fit_baseline
 from trainer.dataset import Dataset, build_dataset, chronological_split, context_labels
-from trainer.loop import TrainOptions, predict_probs, train
+from trainer.loop import TrainOptions, predict_probs, tensors, train
 from trainer.metrics import classification_report
+
+# The baseline `colog train` fits beside CoLog on the same split, to say when CoLog is worse.
+SUMMARY_BASELINE = "tfidf_lr_window"
 
 
 @dataclass
@@ -32,6 +37,10 @@ class TrainSpec:
     sequence_mode: str = "context"
     max_tokens: int = 60
     tomek: bool = True
+    # After early stopping, train again on training + validation rows for the chosen number of
+    # epochs: the labels of the validation split are often the newest kinds of anomaly.
+    refit: bool = True
+    baseline: bool = True   # fit SUMMARY_BASELINE on the same split for the summary
     options: TrainOptions = field(default_factory=TrainOptions)
     model_overrides: dict = field(default_factory=dict)
 
@@ -45,6 +54,9 @@ class TrainOutcome:
     valid_size: int
     best_epoch: int
     seconds: float
+    thresholds: object = None
+    baseline_report: dict | None = None
+    refit: bool = False
 
 
 def check_trainable(data: Dataset, what: str) -> None:
@@ -76,9 +88,9 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         valid_data = build_dataset(valid_records, tokenizer, embedder, **build)
     check_trainable(train_data, "the training data")
     balance = BalanceReport(train_data.summary(), train_data.summary())
+    centre = centre_column(spec.window, spec.sequence_mode)
     if spec.tomek:
-        train_data, balance = tomek_undersample(
-            train_data, centre_column(spec.window, spec.sequence_mode))
+        train_data, balance = tomek_undersample(train_data, centre)
     console.print(f"train {len(train_data)} events {train_data.summary()}, "
                   f"validation {len(valid_data)} events {valid_data.summary()}")
     console.print(balance.describe() if spec.tomek else "Tomek links: off")
@@ -86,17 +98,43 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
     config = ModelConfig(vocab_size=tokenizer.vocab_size, max_tokens=spec.max_tokens,
                          window=spec.window, sequence_mode=spec.sequence_mode,
                          num_classes=spec.num_classes, **spec.model_overrides)
-    model = model or CoLog(config)
+    if model is None:  # a fine-tuned model keeps the statistics its weights were trained with
+        model = CoLog(config)
+        model.set_embedding_statistics(*tensors(train_data)[1:])
+    initial = copy.deepcopy(model.state_dict())  # the refit starts where this run started
     result = train(model, train_data, valid_data, spec.options)
     valid_report = classification_report(valid_data.targets, predict_probs(model, valid_data),
-                                          valid_data.classes)
+                                          valid_data.classes, result.thresholds)
+    baseline_report = None
+    if spec.baseline and len(valid_data):
+        fitted = fit_baseline(SUMMARY_BASELINE, train_data, valid_data, spec.window,
+                              spec.sequence_mode, spec.options.seed)
+        baseline_report = classification_report(valid_data.targets,
+                                                fitted.predict_proba(valid_data),
+                                                valid_data.classes, fitted.thresholds)
+        baseline_report["name"] = SUMMARY_BASELINE
+    refit = spec.refit and len(valid_data) > 0
+    refit_result = None
+    if refit:
+        everything = train_data.concat(valid_data)
+        if spec.tomek:
+            everything, _ = tomek_undersample(everything, centre)
+        console.print(f"refit on training + validation ({len(everything)} events) for "
+                      f"{result.best_epoch} epochs")
+        model.load_state_dict(initial)
+        refit_result = train(model, everything, valid_data, spec.options,
+                             stop_after=result.best_epoch)
     metrics = {
         "validation": valid_report,
+        "baseline_validation": baseline_report,
+        "thresholds": result.thresholds.to_dict(),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
-        "train_seconds": round(result.seconds, 2),
+        "train_seconds": round(result.seconds + (refit_result.seconds if refit_result else 0), 2),
         "train_size": len(train_data),
         "valid_size": len(valid_data),
+        "refit": {"enabled": refit, "size": len(train_data) + len(valid_data) if refit else 0,
+                  "note": "validation figures are of the model chosen before the refit"},
         "tomek": {"enabled": spec.tomek, "removed": balance.removed,
                   "before": balance.before, "after": balance.after},
         "options": spec.options.to_dict(),
@@ -107,9 +145,11 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
                       "masking": "colog.parsing.masking", "colog_version": __version__}
     extra = {tokenizer.path.name: tokenizer.path}
     save_model_dir(out_dir, model, config, classes=classes_for(spec.num_classes),
-                   feature_config=feature_config, metrics=metrics, extra_files=extra)
+                   feature_config=feature_config, metrics=metrics, extra_files=extra,
+                   thresholds=result.thresholds)
     return TrainOutcome(Path(out_dir), valid_report, balance, len(train_data), len(valid_data),
-                        result.best_epoch, time.perf_counter() - started)
+                        result.best_epoch, time.perf_counter() - started, result.thresholds,
+                        baseline_report, refit)
 
 
 def evaluation_targets(records: list[LogRecord], scored, num_classes: int, window: int,
@@ -131,7 +171,8 @@ def evaluate_records(model_dir: Path, records: list[LogRecord],
     scored = score_records(model_dir, records, embedder, loaded)
     targets = evaluation_targets(records, scored, len(loaded.classes), int(f["window"]),
                                  str(f["sequence_mode"]))
-    report = classification_report(targets, scored.outputs["probs"], loaded.classes)
+    report = classification_report(targets, scored.outputs["probs"], loaded.classes,
+                                   loaded.thresholds)
     report["model_dir"] = str(model_dir)
     report["_probs"] = scored.outputs["probs"]
     report["_targets"] = targets

@@ -5,6 +5,8 @@
     classes.json         class names in head order
     feature_config.json  how the modalities were built (window, mode, max_tokens, ...)
     metrics.json         training/validation metrics
+    decision.json        decision thresholds on the event and context scores (chosen on the
+                         validation split; absent in older directories, which then use 0.5)
     version.json         colog version, creation time, content hash of the files above
     tokenizer.json       (and any other extra file) copied in
 
@@ -29,6 +31,7 @@ import torch
 from colog import __version__
 from colog.model.config import ConfigError, ModelConfig
 from colog.model.network import CoLog
+from colog.verdict import DECISION_FILE, Thresholds
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -36,7 +39,9 @@ CLASSES = "classes.json"
 FEATURES = "feature_config.json"
 METRICS = "metrics.json"
 VERSION = "version.json"
+DECISION = DECISION_FILE
 HASHED = (WEIGHTS, CONFIG, CLASSES, FEATURES)
+OPTIONAL_HASHED = (DECISION,)  # hashed when present: older directories lack it
 KNOWN_CLASSES = {2: ["normal", "anomaly"], 4: ["normal", "event", "context", "both"]}
 
 
@@ -46,7 +51,7 @@ class ModelDirError(ValueError):
 
 def content_hash(directory: Path) -> str:
     digest = hashlib.sha256()
-    for name in HASHED:
+    for name in HASHED + tuple(n for n in OPTIONAL_HASHED if (directory / n).is_file()):
         digest.update(name.encode())
         with (directory / name).open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -79,7 +84,8 @@ def _check_classes(classes: Any, num_classes: int, where: str) -> list[str]:
 
 def save_model_dir(out: Path, model: CoLog, config: ModelConfig, *, classes: list[str],
                    feature_config: dict, metrics: dict,
-                   extra_files: dict[str, Path] | None = None) -> Path:
+                   extra_files: dict[str, Path] | None = None,
+                   thresholds: Thresholds | None = None) -> Path:
     out = Path(out)
     _check_classes(list(classes), config.num_classes, "classes")
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
@@ -96,6 +102,7 @@ def save_model_dir(out: Path, model: CoLog, config: ModelConfig, *, classes: lis
         _write_json(staging / CLASSES, list(classes))
         _write_json(staging / FEATURES, feature_config)
         _write_json(staging / METRICS, metrics)
+        _write_json(staging / DECISION, (thresholds or Thresholds()).to_dict())
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, staging / name)
         _write_json(staging / VERSION, {
@@ -143,6 +150,7 @@ class LoadedModel:
     version: dict
     model: CoLog
     device: torch.device
+    thresholds: Thresholds = Thresholds()
 
     @torch.no_grad()
     def predict(self, tokens: np.ndarray, sequence: np.ndarray, sequence_mask: np.ndarray,
@@ -196,6 +204,11 @@ def load_model_dir(path: Path, device: str | torch.device = "cpu",
     if not isinstance(features, dict):
         raise ModelDirError(f"{directory / FEATURES} is corrupt: expected a JSON object")
     metrics = _read_json(directory, METRICS, required=False) or {}
+    decision = _read_json(directory, DECISION, required=False)
+    try:
+        thresholds = Thresholds() if decision is None else Thresholds.from_dict(decision)
+    except ValueError as exc:
+        raise ModelDirError(f"{directory / DECISION} is invalid: {exc}") from exc
     version = _read_json(directory, VERSION, required=False) or {}
     recorded = version.get("content_hash")
     if verify and recorded and content_hash(directory) != recorded:
@@ -225,4 +238,5 @@ def load_model_dir(path: Path, device: str | torch.device = "cpu",
     model.load_state_dict(state)
     device = torch.device(device)
     model.to(device).eval()
-    return LoadedModel(directory, config, classes, features, metrics, version, model, device)
+    return LoadedModel(directory, config, classes, features, metrics, version, model, device,
+                       thresholds)

@@ -16,6 +16,12 @@ ATTENTIONS = ("mhia", "mha")
 MODALITIES = ("both", "semantic", "sequence")
 SEQUENCE_MODES = ("context", "background")
 TOKEN_INITS = ("minilm", "random")
+MAL_KINDS = ("attention", "gate")
+EVENT_EMBEDDINGS = ("semantic", "sequence")
+# Keys added after the first model directories were written, with the values those directories
+# were trained with: an old config.json without them still builds the network it was saved from.
+LEGACY_DEFAULTS = {"mal": "gate", "event_embedding": "sequence",
+                   "standardise_embeddings": False}
 
 
 class ConfigError(ValueError):
@@ -40,6 +46,17 @@ class ModelConfig:
     freeze_tokens: bool = True     # keep those embeddings fixed: unseen words stay meaningful
     attention: str = "mhia"        # "mha" = ablation: self-attention within each modality
     use_mal: bool = True
+    # "attention": the paper's MAL (eq. 11-16), every node attends over all nodes of its own
+    # modality in the projected space; "gate": one pooled summary gates every node (ablation).
+    mal: str = "attention"
+    # Where the event's own sentence embedding goes: "semantic" = a first node beside its
+    # tokens, the sequence modality then holds only the neighbours (paper eq. 4 and 6);
+    # "sequence" = the centre row of the window (ablation).
+    event_embedding: str = "semantic"
+    # Centre and scale sentence embeddings per dimension with statistics of the training rows
+    # (stored with the weights). Messages of one system share a large common component, which
+    # the layer norm after the projection would otherwise leave to dominate what differs.
+    standardise_embeddings: bool = True
     use_balancing: bool = True
     modalities: str = "both"
 
@@ -70,11 +87,12 @@ class ModelConfig:
                 or not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name, allowed in (("sequence_mode", SEQUENCE_MODES), ("attention", ATTENTIONS),
-                              ("modalities", MODALITIES), ("token_init", TOKEN_INITS)):
+                              ("modalities", MODALITIES), ("token_init", TOKEN_INITS),
+                              ("mal", MAL_KINDS), ("event_embedding", EVENT_EMBEDDINGS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {list(allowed)}, "
                                   f"got {getattr(self, name)!r}")
-        for name in ("use_mal", "use_balancing", "freeze_tokens"):
+        for name in ("use_mal", "use_balancing", "freeze_tokens", "standardise_embeddings"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -91,7 +109,7 @@ class ModelConfig:
             raise ConfigError(f"unknown model config key(s): {unknown}")
         if "vocab_size" not in data:
             raise ConfigError("model config lacks the required key 'vocab_size'")
-        return cls(**data)
+        return cls(**(LEGACY_DEFAULTS | data))
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)
@@ -106,6 +124,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "full": {},
     "mha": {"attention": "mha"},
     "no_mal": {"use_mal": False},
+    "mal_gate": {"mal": "gate"},
+    "event_in_sequence": {"event_embedding": "sequence"},
     "no_bl": {"use_balancing": False},
     "semantic_only": {"modalities": "semantic"},
     "sequence_only": {"modalities": "sequence"},

@@ -80,19 +80,39 @@ class MultiHeadAttention(nn.Module):
 
 
 class ModalityAdaptation(nn.Module):
-    """MAL: project positions up to `projection` dims, pool them with soft attention into a
-    modality summary, and let that summary gate every position before projecting back down.
+    """MAL (paper eq. 11-16): project every node up to `projection` dims, let each node run soft
+    attention over all nodes of its own modality there, stack the results and project back.
 
-    Our reading of the paper's layer: it adapts each position to what the whole modality says
-    after the other modality has impressed on it, in a higher space (paper: 2048).
+    Impressed attention never lets a token see another token of its message, nor a window row
+    another row: this layer is where "this message right after that one" can be expressed.
     """
 
     def __init__(self, hidden: int, projection: int, dropout: float):
         super().__init__()
         self.up = nn.Linear(hidden, projection)
+        # Scores in a narrow space: the values stay P wide, the P x P products are not needed.
+        self.score_width = max(16, hidden // 2)
+        self.query = nn.Linear(projection, self.score_width)
+        self.key = nn.Linear(projection, self.score_width)
+        self.down = nn.Linear(projection, hidden)
+        self.act = nn.GELU()
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        u = self.act(self.up(h))                                             # [B, n, P]
+        scores = self.query(u) @ self.key(u).transpose(-2, -1) / self.score_width ** 0.5
+        alpha = masked_softmax(scores, mask[:, None, :])                     # [B, n, n]
+        return self.down(self.drop(alpha @ u))
+
+
+class ModalityGate(nn.Module):
+    """The `mal: gate` ablation: pool the projected nodes into one summary that gates every
+    node per channel. No node sees another node, only the pooled whole."""
+
+    def __init__(self, hidden: int, projection: int, dropout: float):
+        super().__init__()
+        self.up = nn.Linear(hidden, projection)
         self.score = nn.Linear(projection, 1)
-        # Per-channel scale and shift of the summary: a full P x P gate would add 4M weights
-        # per encoder at the paper's P = 2048 for a vector computed once per event.
         self.gate_scale = nn.Parameter(torch.ones(projection))
         self.gate_shift = nn.Parameter(torch.zeros(projection))
         self.down = nn.Linear(projection, hidden)
@@ -115,7 +135,8 @@ class ModalityEncoder(nn.Module):
         h, p = config.hidden, config.dropout
         self.attention = MultiHeadAttention(h, config.heads, p)
         self.mlp = nn.Sequential(nn.Linear(h, 4 * h), nn.GELU(), nn.Dropout(p), nn.Linear(4 * h, h))
-        self.mal = ModalityAdaptation(h, config.projection, p) if config.use_mal else None
+        mal = ModalityAdaptation if config.mal == "attention" else ModalityGate
+        self.mal = mal(h, config.projection, p) if config.use_mal else None
         self.norm_attention = nn.LayerNorm(h)
         self.norm_mlp = nn.LayerNorm(h)
         self.norm_mal = nn.LayerNorm(h) if config.use_mal else None
@@ -240,7 +261,19 @@ class CoLog(nn.Module):
         use_sem = config.modalities != "sequence"
         use_seq = config.modalities != "semantic"
         self.use_semantic, self.use_sequence = use_sem, use_seq
+        # The event's own sentence embedding is a semantic node unless the semantic modality is
+        # off (then it stays a row of the sequence modality, the only place left for it).
+        self.event_node = config.event_embedding == "semantic" and use_sem
+        k, centre = config.context_length, config.window
+        rows = [i for i in range(k) if i != centre] if self.event_node else list(range(k))
+        self.register_buffer("sequence_rows", torch.tensor(rows, dtype=torch.long),
+                             persistent=False)
+        self.centre = centre
 
+        if config.standardise_embeddings:
+            # Set by `set_embedding_statistics` before training; saved with the weights.
+            self.register_buffer("embedding_mean", torch.zeros(config.embedding_dim))
+            self.register_buffer("embedding_scale", torch.ones(config.embedding_dim))
         self.token_embedding = nn.Embedding(config.vocab_size, config.token_dim, padding_idx=0)
         if pretrained_tokens is None:
             pretrained_tokens = config.token_init == "minilm"
@@ -249,8 +282,9 @@ class CoLog(nn.Module):
         self.token_embedding.weight.requires_grad_(not config.freeze_tokens)
         self.token_proj = nn.Linear(config.token_dim, h)
         self.token_position = nn.Embedding(config.max_tokens, h)
+        self.event_proj = nn.Linear(config.embedding_dim, h) if self.event_node else None
         self.sequence_proj = nn.Linear(config.embedding_dim, h)
-        self.sequence_position = nn.Embedding(config.context_length, h)
+        self.sequence_position = nn.Embedding(k, h)
         self.norm_semantic_in, self.norm_sequence_in = nn.LayerNorm(h), nn.LayerNorm(h)
         self.drop = nn.Dropout(p)
         self.blocks = nn.ModuleList(CollaborativeBlock(config) for _ in range(config.blocks))
@@ -258,6 +292,17 @@ class CoLog(nn.Module):
         width = self.fusion.width
         self.classifier = nn.Sequential(nn.Linear(width, h), nn.GELU(), nn.Dropout(p),
                                         nn.Linear(h, config.num_classes))
+
+    @torch.no_grad()
+    def set_embedding_statistics(self, sequence: torch.Tensor, mask: torch.Tensor) -> None:
+        """Per-dimension mean and spread of the real rows of training windows."""
+        if not self.config.standardise_embeddings:
+            return
+        rows = sequence[mask > 0.5].to(torch.float64)
+        if len(rows) < 2:
+            return
+        self.embedding_mean.copy_(rows.mean(dim=0).float())
+        self.embedding_scale.copy_(rows.std(dim=0).clamp_min(1e-4).float())
 
     def _load_minilm_tokens(self) -> None:
         weights = minilm_word_embeddings()
@@ -277,23 +322,41 @@ class CoLog(nn.Module):
             # (log messages are short, L is 60): drop them, pad token attention back below.
             longest = int((tokens != 0).sum(dim=1).max().clamp_min(1))
             tokens = tokens[:, :longest]
-        sem_mask = tokens != 0                      # [B, L]
-        seq_mask = sequence_mask > 0.5              # [B, K]
+        token_mask = tokens != 0                    # [B, L]
+        sem_mask = token_mask
+        window_mask = sequence_mask > 0.5           # [B, K]
+        if self.config.standardise_embeddings:
+            sequence = (sequence - self.embedding_mean) / self.embedding_scale
+            sequence = sequence * sequence_mask.unsqueeze(-1)  # rows without an event stay 0
+        seq_mask = window_mask.index_select(1, self.sequence_rows)
         sem = seq = None
         if self.use_semantic:
             positions = torch.arange(tokens.shape[1], device=tokens.device)
             sem = self.token_proj(self.token_embedding(tokens)) + self.token_position(positions)
+            if self.event_proj is not None:
+                event = self.event_proj(sequence[:, self.centre]).unsqueeze(1)     # [B, 1, H]
+                sem = torch.cat([event, sem], dim=1)
+                sem_mask = torch.cat([window_mask[:, self.centre:self.centre + 1], token_mask],
+                                     dim=1)
             sem = self.drop(self.norm_semantic_in(sem))
         if self.use_sequence:
-            positions = torch.arange(sequence.shape[1], device=sequence.device)
-            seq = self.sequence_proj(sequence) + self.sequence_position(positions)
-            seq = self.drop(self.norm_sequence_in(seq))
+            positions = self.sequence_rows
+            seq = self.sequence_proj(sequence.index_select(1, positions))
+            seq = self.drop(self.norm_sequence_in(seq + self.sequence_position(positions)))
         for block in self.blocks:
             sem, seq = block(sem, sem_mask, seq, seq_mask)
         fused, weights, token_att, context_att = self.fusion(sem, sem_mask, seq, seq_mask)
         logits = self.classifier(fused)
+        if self.event_proj is not None:
+            # The explanation is over the message's tokens: leave the event node out.
+            token_att = token_att[:, 1:]
+            token_att = token_att / token_att.sum(dim=-1, keepdim=True).clamp_min(1e-12)
         if token_att.shape[1] < full_length:
             token_att = nn.functional.pad(token_att, (0, full_length - token_att.shape[1]))
+        if context_att.shape[1] < sequence_mask.shape[1]:
+            # Stream order, K wide: the centre (the event itself, held by the semantic side) 0.
+            full = torch.zeros_like(sequence_mask)
+            context_att = full.index_copy(1, self.sequence_rows, context_att)
         return CoLogOutput(logits, self._two_modalities(weights), context_att, token_att)
 
     def _two_modalities(self, weights: torch.Tensor) -> torch.Tensor:

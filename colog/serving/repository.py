@@ -15,11 +15,12 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from colog.settings import PROJECT_ROOT
+from colog.verdict import DECISION_FILE, Thresholds
 
 TEMPLATES = PROJECT_ROOT / "triton_models"
 COLOG = "colog"
@@ -39,12 +40,15 @@ class RepositoryError(Exception):
 
 @dataclass(frozen=True)
 class FeatureParameters:
-    """What a worker needs to build inputs for the served model (read back from the config)."""
+    """What a worker needs to build inputs for the served model and to decide its verdicts
+    (read back from the config). `thresholds` maps each served version to its decision
+    thresholds: two versions overlap during a publish, and each keeps its own cut-offs."""
 
     window: int
     sequence_mode: str
     max_tokens: int
     classes: list[str]
+    thresholds: dict[str, Thresholds] = field(default_factory=dict)
 
     def as_config(self) -> dict[str, str]:
         return {
@@ -52,18 +56,26 @@ class FeatureParameters:
             "sequence_mode": self.sequence_mode,
             "max_tokens": str(self.max_tokens),
             "classes": json.dumps(self.classes),
+            "thresholds": json.dumps({v: t.to_dict() for v, t in sorted(self.thresholds.items())}),
         }
+
+    def thresholds_of(self, version: str) -> Thresholds:
+        """The version's thresholds; 0.5 for a version placed before thresholds existed."""
+        return self.thresholds.get(str(version), Thresholds())
 
     @classmethod
     def from_config(cls, parameters: dict[str, str]) -> FeatureParameters:
         try:
+            thresholds = {str(v): Thresholds.from_dict(t) for v, t in
+                          json.loads(parameters.get("thresholds") or "{}").items()}
             return cls(
                 window=int(parameters["window"]),
                 sequence_mode=str(parameters["sequence_mode"]),
                 max_tokens=int(parameters["max_tokens"]),
                 classes=list(json.loads(parameters["classes"])),
+                thresholds=thresholds,
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise RepositoryError(f"model config parameters are incomplete or malformed: {exc}") from exc
 
 
@@ -103,6 +115,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _write_configs(repo: Path, model: str, kind: str, parameters: FeatureParameters | None) -> None:
+    if parameters is not None:
+        parameters = replace(parameters, thresholds=version_thresholds(repo))
     _write_atomic(repo / model / "config.pbtxt", render_config(model, kind, parameters))
     (repo / model / "configs").mkdir(exist_ok=True)
     _write_atomic(repo / model / "configs" / f"{GPU_CONFIG_NAME}.pbtxt",
@@ -167,6 +181,20 @@ def feature_parameters(model_dir: Path) -> FeatureParameters:
         max_tokens=int(_field(features, "max_tokens")),
         classes=[str(c) for c in loaded.classes],
     )
+
+
+def version_thresholds(repo: Path) -> dict[str, Thresholds]:
+    """Each numbered version's decision thresholds, read from its model directory."""
+    found = {}
+    for version in list_versions(repo):
+        path = repo / COLOG / str(version) / VERSION_MODEL_DIR / DECISION_FILE
+        try:
+            found[str(version)] = Thresholds.from_dict(json.loads(path.read_text("utf-8")))
+        except FileNotFoundError:
+            continue  # placed before thresholds existed: 0.5 (FeatureParameters.thresholds_of)
+        except (ValueError, OSError) as exc:
+            raise RepositoryError(f"{path} is unreadable: {exc}") from exc
+    return found
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -74,3 +74,25 @@ def test_good_documents_pass_including_unknown_fields_and_tabs():
 
 def test_stream_ref_is_hashable_and_comparable():
     assert StreamRef("a", (("host.name", "a"),)) == StreamRef("a", (("host.name", "a"),))
+
+
+def test_two_class_scoring_covers_the_targets_neighbours_and_maps_back():
+    """Buffer positions vs scored rows (the IndexError of a 2-class model): targets 3..5 of a
+    buffer of 8, W = 1 context; their neighbours 2 and 6 are scored too, and each target finds
+    its own row among the scored ones."""
+    import numpy as np
+
+    from colog.features.windows import window_indices
+    from enricher.stream_pass import rows_of, scored_positions
+
+    index = window_indices(["s"] * 8, 1, "context")
+    targets = [3, 4, 5]
+    rows = scored_positions(index, targets, point_only=True)
+    assert rows.tolist() == [2, 3, 4, 5, 6]
+    assert rows_of(rows, targets).tolist() == [1, 2, 3]
+    # A 4-class model has a context head: only the targets are scored.
+    assert scored_positions(index, targets, point_only=False).tolist() == targets
+    # At the stream start the window holds -1: nothing before position 0 is asked for.
+    assert scored_positions(index, [0], point_only=True).tolist() == [0, 1]
+    with pytest.raises(ValueError, match="not scored"):
+        rows_of(np.array([2, 3]), [3, 4])

@@ -57,7 +57,13 @@ def test_shapes_and_attention_outputs(classes, mode, ablation):
     assert torch.allclose(out.modality_weights.sum(-1), torch.ones(6), atol=1e-5)
     # Zero where masked; sums to 1 over the real rows (0 when a row has none).
     assert (out.context_attention[mask == 0] == 0).all()
-    assert torch.allclose(out.context_attention.sum(-1), (mask.sum(-1) > 0).float(), atol=1e-5)
+    # Over the rows the sequence modality holds: the neighbours, or the whole window when the
+    # event's own embedding stays in it.
+    rows = mask.clone()
+    if model.event_node:
+        rows[:, config.window] = 0.0
+        assert (out.context_attention[:, config.window] == 0).all()
+    assert torch.allclose(out.context_attention.sum(-1), (rows.sum(-1) > 0).float(), atol=1e-5)
     assert (out.token_attention[tokens == 0] == 0).all()
     assert torch.allclose(out.token_attention.sum(-1), torch.ones(6), atol=1e-5)
     if ablation == "semantic_only":
@@ -76,10 +82,12 @@ def test_ablations_change_the_architecture():
 
 
 def test_impressed_attention_reads_the_other_modality():
-    """With MHIA the semantic stream depends on the sequence rows; with MHA (and no fusion
+    """With MHIA the semantic stream depends on the neighbours' rows; with MHA (and no fusion
     of the sequence branch) the semantic token attention cannot."""
     tokens, sequence, mask = inputs(small_config())
     other = sequence + 1.0
+    centre = small_config().window
+    other[:, centre] = sequence[:, centre]  # the event's own embedding is a semantic node
     for attention, should_change in (("mhia", True), ("mha", False)):
         torch.manual_seed(0)
         model = CoLog(small_config(attention=attention)).eval()
@@ -139,11 +147,42 @@ def test_minilm_initialisation_is_frozen_and_matches_the_package():
     ({"hidden": 30}, "hidden"), ({"num_classes": 3}, "num_classes"),
     ({"attention": "cross"}, "attention"), ({"modalities": "audio"}, "modalities"),
     ({"dropout": 1.5}, "dropout"), ({"use_mal": "yes"}, "use_mal"), ({"window": -1}, "window"),
+    ({"mal": "pooled"}, "mal"), ({"event_embedding": "both"}, "event_embedding"),
 ])
 def test_config_validation_names_the_key(change, key):
     data = small_config().to_dict() | change
     with pytest.raises(ConfigError, match=key):
         ModelConfig.from_dict(data)
+
+
+def test_config_without_later_keys_builds_the_network_it_was_saved_from():
+    data = small_config().to_dict()
+    for key in ("mal", "event_embedding"):
+        data.pop(key)
+    old = ModelConfig.from_dict(data)
+    assert (old.mal, old.event_embedding) == ("gate", "sequence")
+    assert small_config().mal == "attention" and small_config().event_embedding == "semantic"
+
+
+def test_mal_lets_every_node_see_the_others():
+    """The paper's MAL mixes nodes of one modality: changing one token changes the others'
+    outputs; the gate ablation only passes a pooled summary (still a dependence, but the
+    attention version must depend on it too)."""
+    from colog.model.network import ModalityAdaptation
+
+    torch.manual_seed(0)
+    layer = ModalityAdaptation(hidden=16, projection=32, dropout=0.0).eval()
+    h = torch.randn(1, 5, 16)
+    mask = torch.ones(1, 5, dtype=torch.bool)
+    changed = h.clone()
+    changed[0, 4] += 3.0
+    with torch.no_grad():
+        a, b = layer(h, mask), layer(changed, mask)
+        masked = mask.clone()
+        masked[0, 4] = False
+        c, d = layer(h, masked), layer(changed, masked)
+    assert not torch.allclose(a[0, :4], b[0, :4])   # node 4 reaches nodes 0-3
+    assert torch.allclose(c[0, :4], d[0, :4])       # unless it is padding
 
 
 def test_config_round_trip_and_unknown_key():
@@ -178,7 +217,7 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path, num_classes)
     out, model, config = saved(tmp_path, num_classes)
     assert {p.name for p in out.iterdir()} == {
         "model.safetensors", "config.json", "classes.json", "feature_config.json",
-        "metrics.json", "version.json", "tokenizer.json"}
+        "metrics.json", "decision.json", "version.json", "tokenizer.json"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
     loaded = load_model_dir(out)
     assert loaded.config == config

@@ -1,7 +1,11 @@
 import numpy as np
 
-from colog.verdict import anomaly_type, event_and_context_scores, verdicts
+import pytest
+
+from colog.verdict import (Thresholds, anomaly_type, event_and_context_scores, neighbour_max,
+                           predicted_classes, verdicts)
 from trainer.metrics import classification_report
+from trainer.thresholds import choose_threshold, choose_thresholds
 
 
 def outputs(probs, k=3, length=4):
@@ -30,11 +34,56 @@ def test_four_class_scores_and_types():
 
 
 def test_two_class_context_comes_from_neighbours():
-    probs = [[0.9, 0.1], [0.2, 0.8], [0.9, 0.1]]
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.9, 0.1]])
     idx = np.array([[-1, 0, 1], [0, 1, 2], [1, 2, -1]])
-    found = verdicts(outputs(probs), ["normal", "anomaly"], [["x"]] * 3, window_index=idx, centre=1)
+    context = neighbour_max(probs[:, 1], idx, centre=1)
+    np.testing.assert_allclose(context, [0.8, 0.1, 0.8])
+    found = verdicts(outputs(probs), ["normal", "anomaly"], [["x"]] * 3, context_scores=context)
     assert [v.anomaly_type for v in found] == ["collective", "point", "collective"]
     assert anomaly_type(False, False) == "none"
+
+
+def test_neighbour_max_refuses_a_neighbour_without_a_score():
+    idx = np.array([[0, 1, 2]])
+    with pytest.raises(ValueError, match="no point score"):
+        neighbour_max(np.array([0.1, 0.2, np.nan]), idx, centre=1)
+
+
+def test_thresholds_decide_labels_and_classes():
+    probs = np.array([[0.7, 0.3], [0.4, 0.6], [0.9, 0.1]])
+    at_half = verdicts(outputs(probs), ["normal", "anomaly"], [["x"]] * 3)
+    at_quarter = verdicts(outputs(probs), ["normal", "anomaly"], [["x"]] * 3,
+                          thresholds=Thresholds(0.25, 0.25))
+    assert [v.label for v in at_half] == ["normal", "anomaly", "normal"]
+    assert [v.label for v in at_quarter] == ["anomaly", "anomaly", "normal"]
+    four = np.array([[0.5, 0.1, 0.3, 0.1], [0.1, 0.1, 0.1, 0.7]])
+    classes = ["normal", "event", "context", "both"]
+    # event 0.2 / 0.8, context 0.4 / 0.8
+    assert predicted_classes(four, classes, Thresholds()).tolist() == [0, 3]
+    assert predicted_classes(four, classes, Thresholds(0.9, 0.35)).tolist() == [2, 2]
+
+
+def test_threshold_sits_in_the_middle_of_the_best_range():
+    truth = np.array([0, 0, 0, 1, 1])
+    score = np.array([0.05, 0.1, 0.2, 0.8, 0.9])
+    # Every cut in (0.2, 0.8] separates perfectly: the middle of that range, not its edge.
+    assert 0.45 <= choose_threshold(truth, score) <= 0.55
+    # A model that ranks well but scores low gets a low cut.
+    low = np.array([0.01, 0.02, 0.03, 0.2, 0.3])
+    assert choose_threshold(truth, low) < 0.2
+    assert choose_threshold(np.zeros(4), np.full(4, 0.9)) == 0.5  # one class: no judgement
+    thresholds = choose_thresholds(truth, np.stack([1 - low, low], axis=1), ["normal", "anomaly"])
+    assert thresholds.event == thresholds.context < 0.2
+
+
+def test_thresholds_round_trip_and_reject_nonsense():
+    assert Thresholds.from_dict(Thresholds(0.3, 0.7).to_dict()) == Thresholds(0.3, 0.7)
+    assert Thresholds.from_dict({}) == Thresholds()
+    for bad in ({"event": 1.5}, {"context": 0}, {"event": "high"}, {"event": True}):
+        with pytest.raises(ValueError, match="threshold"):
+            Thresholds.from_dict(bad)
+    with pytest.raises(ValueError, match="object"):
+        Thresholds.from_dict([0.5])
 
 
 def test_classification_report_keys_and_undefined_auc():
