@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from colog.model.memory import TemplateMemory
 from colog.verdict import Thresholds
 from trainer.dataset import Dataset
 from trainer.thresholds import choose_thresholds, macro_f1_at
@@ -36,7 +37,7 @@ SCHEDULES = ("cosine", "plateau")
 class TrainOptions:
     epochs: int = 20
     batch_size: int = 32
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     warmup_epochs: int = 1
     patience: int = 5
     schedule: str = "cosine"
@@ -44,7 +45,7 @@ class TrainOptions:
     plateau_epochs: int = 2
     max_decays: int = 3
     decay_factor: float = 0.5
-    ema_decay: float = 0.0
+    ema_decay: float = 0.99
     deduplicate: bool = True
     class_weighting: bool = True
     seed: int = 42
@@ -104,8 +105,10 @@ def distinct_rows(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def predict_probs(model: nn.Module, data: Dataset, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities, computed in length order (cheap padding), returned in row order."""
+def predict_probs(model: nn.Module, data: Dataset, batch_size: int = 256,
+                  memory: TemplateMemory | None = None) -> np.ndarray:
+    """Class probabilities, computed in length order (cheap padding), returned in row order;
+    with `memory`, the event part of messages it knows is its label (as when served)."""
     model.eval()
     tokens, sequence, mask = tensors(data)
     order = np.argsort((data.modalities.tokens != 0).sum(axis=1), kind="stable")
@@ -114,6 +117,8 @@ def predict_probs(model: nn.Module, data: Dataset, batch_size: int = 256) -> np.
         rows = torch.from_numpy(order[start:start + batch_size])
         out = model(tokens[rows], sequence[rows], mask[rows])
         probs[rows.numpy()] = torch.softmax(out.logits, dim=-1).numpy()
+    if memory is not None:
+        probs = memory.apply(probs, data.modalities.tokens, data.classes)
     return probs
 
 
@@ -145,11 +150,12 @@ def _learning_rate(options: TrainOptions, step: int, warmup_steps: int, total_st
 
 
 def train(model: nn.Module, train_data: Dataset, valid_data: Dataset, options: TrainOptions,
-          stop_after: int | None = None) -> TrainResult:
+          stop_after: int | None = None, memory: TemplateMemory | None = None) -> TrainResult:
     """Train in place; the model ends holding the weights of its best validation epoch.
 
     `stop_after`: run exactly this many epochs of the same schedule and keep the last one (the
     refit on all labelled data, which has no validation split left to choose an epoch with).
+    `memory`: the template memory served with the model, applied to validation predictions.
     """
     seed_everything(options.seed)
     started = time.perf_counter()
@@ -205,7 +211,7 @@ def train(model: nn.Module, train_data: Dataset, valid_data: Dataset, options: T
         if stop_after is not None:
             bar.set_postfix(loss=f"{entry['train_loss']:.4f}")
             continue
-        probs = predict_probs(evaluated, valid_data)
+        probs = predict_probs(evaluated, valid_data, memory=memory)
         thresholds = choose_thresholds(valid_data.targets, probs, valid_data.classes)
         valid_f1 = macro_f1_at(valid_data.targets, probs, valid_data.classes, thresholds)
         valid_loss = float(nn.functional.nll_loss(

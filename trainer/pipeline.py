@@ -17,6 +17,7 @@ from colog.features.windows import centre_column
 from colog.labels import class_index, classes_for
 from colog.model.bundle import save_model_dir
 from colog.model.config import ModelConfig
+from colog.model.memory import TemplateMemory
 from colog.model.network import CoLog
 from colog.records import LogRecord
 from colog.scoring import score_records
@@ -41,6 +42,7 @@ class TrainSpec:
     # epochs: the labels of the validation split are often the newest kinds of anomaly.
     refit: bool = True
     baseline: bool = True   # fit SUMMARY_BASELINE on the same split for the summary
+    memory: bool = True     # store the template memory (colog/model/memory.py) with the model
     options: TrainOptions = field(default_factory=TrainOptions)
     model_overrides: dict = field(default_factory=dict)
 
@@ -87,6 +89,9 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         train_data = full
         valid_data = build_dataset(valid_records, tokenizer, embedder, **build)
     check_trainable(train_data, "the training data")
+    labelled = train_data  # every label, before Tomek links thin the rows trained on
+    memory = TemplateMemory.build(labelled.modalities.tokens, labelled.event_anomaly) \
+        if spec.memory else None
     balance = BalanceReport(train_data.summary(), train_data.summary())
     centre = centre_column(spec.window, spec.sequence_mode)
     if spec.tomek:
@@ -102,9 +107,12 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         model = CoLog(config)
         model.set_embedding_statistics(*tensors(train_data)[1:])
     initial = copy.deepcopy(model.state_dict())  # the refit starts where this run started
-    result = train(model, train_data, valid_data, spec.options)
-    valid_report = classification_report(valid_data.targets, predict_probs(model, valid_data),
-                                          valid_data.classes, result.thresholds)
+    # The memory decides the messages it knows, so the epoch and the thresholds are chosen on
+    # how the network does on the rest.
+    result = train(model, train_data, valid_data, spec.options, memory=memory)
+    valid_report = classification_report(
+        valid_data.targets, predict_probs(model, valid_data, memory=memory), valid_data.classes,
+        result.thresholds)
     baseline_report = None
     if spec.baseline and len(valid_data):
         fitted = fit_baseline(SUMMARY_BASELINE, train_data, valid_data, spec.window,
@@ -117,6 +125,9 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
     refit_result = None
     if refit:
         everything = train_data.concat(valid_data)
+        if memory is not None:
+            labelled = labelled.concat(valid_data)
+            memory = TemplateMemory.build(labelled.modalities.tokens, labelled.event_anomaly)
         if spec.tomek:
             everything, _ = tomek_undersample(everything, centre)
         console.print(f"refit on training + validation ({len(everything)} events) for "
@@ -128,6 +139,7 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         "validation": valid_report,
         "baseline_validation": baseline_report,
         "thresholds": result.thresholds.to_dict(),
+        "memory": {"messages": len(memory) if memory is not None else 0},
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "train_seconds": round(result.seconds + (refit_result.seconds if refit_result else 0), 2),
@@ -146,7 +158,7 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
     extra = {tokenizer.path.name: tokenizer.path}
     save_model_dir(out_dir, model, config, classes=classes_for(spec.num_classes),
                    feature_config=feature_config, metrics=metrics, extra_files=extra,
-                   thresholds=result.thresholds)
+                   thresholds=result.thresholds, memory=memory)
     return TrainOutcome(Path(out_dir), valid_report, balance, len(train_data), len(valid_data),
                         result.best_epoch, time.perf_counter() - started, result.thresholds,
                         baseline_report, refit)

@@ -97,7 +97,8 @@ def evaluate_on_holdout(model_dir: Path, records, holdout: np.ndarray, embedder=
     targets = evaluation_targets(records, scored, len(loaded.classes), int(f["window"]),
                                  str(f["sequence_mode"]))
     rows = np.flatnonzero(holdout)
-    report = classification_report(targets[rows], scored.outputs["probs"][rows], loaded.classes)
+    report = classification_report(targets[rows], scored.outputs["probs"][rows], loaded.classes,
+                                   loaded.thresholds)
     report["model_dir"] = str(model_dir)
     return report
 
@@ -318,17 +319,17 @@ def candidate_spec(live_dir: Path | None, opts: RetrainOptions, settings):
     from trainer.loop import TrainOptions
     from trainer.pipeline import TrainSpec
 
-    options = TrainOptions(epochs=opts.epochs or 20, seed=opts.seed, progress=False,
-                           warmup_epochs=min(5, max(1, (opts.epochs or 20) // 4)))
+    options = TrainOptions(epochs=opts.epochs or TrainOptions().epochs, seed=opts.seed,
+                           progress=False)
     if live_dir is None:
         return TrainSpec(num_classes=opts.classes or 2, window=settings.window,
                          sequence_mode=settings.sequence_mode, max_tokens=settings.max_tokens,
                          options=options)
     loaded = load_model_dir(live_dir)
-    config = loaded.config.to_dict() if hasattr(loaded.config, "to_dict") else dict(loaded.config)
-    overrides = {k: config[k] for k in ("hidden", "heads", "blocks", "projection", "dropout",
-                                         "token_init", "freeze_tokens", "attention", "use_mal",
-                                         "use_balancing", "modalities") if k in config}
+    # Everything but what the spec itself sets (features and head) and the vocabulary.
+    overrides = {k: v for k, v in loaded.config.to_dict().items()
+                 if k not in ("vocab_size", "max_tokens", "window", "sequence_mode",
+                              "num_classes")}
     f = loaded.feature_config
     return TrainSpec(num_classes=opts.classes or len(loaded.classes), window=int(f["window"]),
                      sequence_mode=str(f["sequence_mode"]), max_tokens=int(f["max_tokens"]),

@@ -35,11 +35,15 @@ def train_command(
                                        "--from-opensearch"),
     window: int = typer.Option(1, "--window", min=0, help="W events each side"),
     sequence: str = typer.Option("context", "--sequence", help="context or background"),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="default 20"),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="most epochs (default 20; "
+                                      "early stopping usually ends sooner)"),
     seed: int = typer.Option(42, "--seed"),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
-    learning_rate: float = typer.Option(5e-4, "--lr"),
+    learning_rate: float = typer.Option(1e-3, "--lr"),
     no_tomek: bool = typer.Option(False, "--no-tomek", help="skip Tomek-link under-sampling"),
+    no_refit: bool = typer.Option(False, "--no-refit", help="keep the model chosen on the "
+                                  "validation split instead of refitting on training + "
+                                  "validation for the chosen number of epochs"),
     max_tokens: int = typer.Option(60, "--max-tokens", min=1),
     from_opensearch: bool = typer.Option(
         False, "--from-opensearch", help="train on analyst-labelled documents in OpenSearch, "
@@ -82,7 +86,7 @@ def train_command(
     from trainer.pipeline import TrainSpec, train_from_records
 
     spec = TrainSpec(num_classes=classes, window=window, sequence_mode=sequence,
-                     max_tokens=max_tokens, tomek=not no_tomek,
+                     max_tokens=max_tokens, tomek=not no_tomek, refit=not no_refit,
                      options=TrainOptions(epochs=epochs, seed=seed, batch_size=batch_size,
                                           learning_rate=learning_rate))
     try:
@@ -90,10 +94,35 @@ def train_command(
     except ValueError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
-    report = outcome.valid_report
-    err.print(f"best epoch {outcome.best_epoch}; validation macro F1 {report['macro_f1']:.4f}, "
-              f"accuracy {report['accuracy']:.4f}; {outcome.seconds:.1f}s")
+    print_train_summary(outcome)
     typer.echo(str(outcome.model_dir))
+
+
+def print_train_summary(outcome) -> None:
+    """Chosen epoch and thresholds, validation figures beside the baseline's, and a warning
+    when CoLog is below it (a model that loses to TF-IDF + LR is not worth serving)."""
+    report, thresholds = outcome.valid_report, outcome.thresholds
+    cut = f"event {thresholds.event:.2f}" + (
+        f", context {thresholds.context:.2f}" if len(report["classes"]) == 4 else "")
+    err.print(f"best epoch {outcome.best_epoch}; decision threshold {cut} (chosen on the "
+              f"validation split); {outcome.seconds:.1f}s"
+              + ("; refitted on training + validation" if outcome.refit else ""))
+    table = Table(title=f"validation split ({report['n']} events)")
+    for column in ("model", "macro F1", "precision", "recall", "accuracy"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    rows = [("CoLog", report)]
+    if outcome.baseline_report is not None:
+        rows.append((outcome.baseline_report["name"].replace("_", " "), outcome.baseline_report))
+    for name, r in rows:
+        table.add_row(name, f"{r['macro_f1']:.4f}", f"{r['precision']:.4f}",
+                      f"{r['recall']:.4f}", f"{r['accuracy']:.4f}")
+    err.print(table)
+    base = outcome.baseline_report
+    if base is not None and report["macro_f1"] < base["macro_f1"]:
+        err.print(f"[yellow]warning:[/] CoLog's validation macro F1 {report['macro_f1']:.4f} is "
+                  f"below the {base['name']} baseline's {base['macro_f1']:.4f} on the same "
+                  "split: more labelled data, a longer --epochs, or a different --window may "
+                  "help; check `colog evaluate` before serving it", markup=True)
 
 
 def _print_report(report: dict) -> None:

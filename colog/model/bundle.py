@@ -7,6 +7,7 @@
     metrics.json         training/validation metrics
     decision.json        decision thresholds on the event and context scores (chosen on the
                          validation split; absent in older directories, which then use 0.5)
+    memory.json          the template memory (colog/model/memory.py; optional)
     version.json         colog version, creation time, content hash of the files above
     tokenizer.json       (and any other extra file) copied in
 
@@ -30,6 +31,7 @@ import torch
 
 from colog import __version__
 from colog.model.config import ConfigError, ModelConfig
+from colog.model.memory import MEMORY_FILE, TemplateMemory
 from colog.model.network import CoLog
 from colog.verdict import DECISION_FILE, Thresholds
 
@@ -41,7 +43,7 @@ METRICS = "metrics.json"
 VERSION = "version.json"
 DECISION = DECISION_FILE
 HASHED = (WEIGHTS, CONFIG, CLASSES, FEATURES)
-OPTIONAL_HASHED = (DECISION,)  # hashed when present: older directories lack it
+OPTIONAL_HASHED = (DECISION, MEMORY_FILE)  # hashed when present: older directories lack them
 KNOWN_CLASSES = {2: ["normal", "anomaly"], 4: ["normal", "event", "context", "both"]}
 
 
@@ -85,7 +87,8 @@ def _check_classes(classes: Any, num_classes: int, where: str) -> list[str]:
 def save_model_dir(out: Path, model: CoLog, config: ModelConfig, *, classes: list[str],
                    feature_config: dict, metrics: dict,
                    extra_files: dict[str, Path] | None = None,
-                   thresholds: Thresholds | None = None) -> Path:
+                   thresholds: Thresholds | None = None,
+                   memory: TemplateMemory | None = None) -> Path:
     out = Path(out)
     _check_classes(list(classes), config.num_classes, "classes")
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
@@ -103,6 +106,8 @@ def save_model_dir(out: Path, model: CoLog, config: ModelConfig, *, classes: lis
         _write_json(staging / FEATURES, feature_config)
         _write_json(staging / METRICS, metrics)
         _write_json(staging / DECISION, (thresholds or Thresholds()).to_dict())
+        if memory is not None:
+            memory.save(staging)
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, staging / name)
         _write_json(staging / VERSION, {
@@ -151,6 +156,7 @@ class LoadedModel:
     model: CoLog
     device: torch.device
     thresholds: Thresholds = Thresholds()
+    memory: TemplateMemory | None = None
 
     @torch.no_grad()
     def predict(self, tokens: np.ndarray, sequence: np.ndarray, sequence_mask: np.ndarray,
@@ -173,7 +179,10 @@ class LoadedModel:
                 torch.as_tensor(np.asarray(sequence[start:end], np.float32), device=self.device),
                 torch.as_tensor(np.asarray(sequence_mask[start:end], np.float32),
                                 device=self.device))
-            parts["probs"].append(torch.softmax(out.logits, dim=-1).cpu().numpy())
+            probs = torch.softmax(out.logits, dim=-1).cpu().numpy()
+            if self.memory is not None:
+                probs = self.memory.apply(probs, np.asarray(tokens[start:end]), self.classes)
+            parts["probs"].append(probs)
             parts["modality_weights"].append(out.modality_weights.cpu().numpy())
             parts["context_attention"].append(out.context_attention.cpu().numpy())
             parts["token_attention"].append(out.token_attention.cpu().numpy())
@@ -209,6 +218,11 @@ def load_model_dir(path: Path, device: str | torch.device = "cpu",
         thresholds = Thresholds() if decision is None else Thresholds.from_dict(decision)
     except ValueError as exc:
         raise ModelDirError(f"{directory / DECISION} is invalid: {exc}") from exc
+    remembered = _read_json(directory, MEMORY_FILE, required=False)
+    try:
+        memory = None if remembered is None else TemplateMemory.from_dict(remembered)
+    except ValueError as exc:
+        raise ModelDirError(f"{directory / MEMORY_FILE} is invalid: {exc}") from exc
     version = _read_json(directory, VERSION, required=False) or {}
     recorded = version.get("content_hash")
     if verify and recorded and content_hash(directory) != recorded:
@@ -239,4 +253,4 @@ def load_model_dir(path: Path, device: str | torch.device = "cpu",
     device = torch.device(device)
     model.to(device).eval()
     return LoadedModel(directory, config, classes, features, metrics, version, model, device,
-                       thresholds)
+                       thresholds, memory)

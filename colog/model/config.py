@@ -35,10 +35,10 @@ class ModelConfig:
     window: int = 1
     sequence_mode: str = "context"
     num_classes: int = 2
-    hidden: int = 128
+    hidden: int = 64
     heads: int = 4
     blocks: int = 2
-    projection: int = 512          # modality adaptation layer's higher space
+    projection: int = 256          # modality adaptation layer's higher space
     dropout: float = 0.1
     embedding_dim: int = 384       # sentence-embedding width of the sequence input
     token_dim: int = 384           # word-piece embedding width (MiniLM's own)

@@ -295,14 +295,18 @@ class CoLog(nn.Module):
 
     @torch.no_grad()
     def set_embedding_statistics(self, sequence: torch.Tensor, mask: torch.Tensor) -> None:
-        """Per-dimension mean and spread of the real rows of training windows."""
+        """Mean of the distinct messages' embeddings in the training windows, and their spread
+        around it (one number: scaling dimensions apart would stretch directions in which the
+        training messages barely differ, and put unseen messages far from everything)."""
         if not self.config.standardise_embeddings:
             return
-        rows = sequence[mask > 0.5].to(torch.float64)
+        rows = torch.unique(sequence[mask > 0.5].to(torch.float64), dim=0)
         if len(rows) < 2:
             return
-        self.embedding_mean.copy_(rows.mean(dim=0).float())
-        self.embedding_scale.copy_(rows.std(dim=0).clamp_min(1e-4).float())
+        mean = rows.mean(dim=0)
+        spread = (rows - mean).pow(2).sum(dim=1).mean().sqrt() / rows.shape[1] ** 0.5
+        self.embedding_mean.copy_(mean.float())
+        self.embedding_scale.fill_(float(spread.clamp_min(1e-4)))
 
     def _load_minilm_tokens(self) -> None:
         weights = minilm_word_embeddings()

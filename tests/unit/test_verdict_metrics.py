@@ -63,17 +63,20 @@ def test_thresholds_decide_labels_and_classes():
     assert predicted_classes(four, classes, Thresholds(0.9, 0.35)).tolist() == [2, 2]
 
 
-def test_threshold_sits_in_the_middle_of_the_best_range():
+def test_threshold_moves_from_half_only_for_a_real_gain():
     truth = np.array([0, 0, 0, 1, 1])
     score = np.array([0.05, 0.1, 0.2, 0.8, 0.9])
-    # Every cut in (0.2, 0.8] separates perfectly: the middle of that range, not its edge.
-    assert 0.45 <= choose_threshold(truth, score) <= 0.55
+    # Every cut in (0.2, 0.8] separates perfectly: 0.5 stays.
+    assert choose_threshold(truth, score) == 0.5
+    # Best only above 0.7: the nearest of the best cuts to 0.5, not the far end.
+    high = np.array([0.6, 0.65, 0.7, 0.8, 0.9])
+    assert 0.7 < choose_threshold(truth, high) <= 0.72
     # A model that ranks well but scores low gets a low cut.
     low = np.array([0.01, 0.02, 0.03, 0.2, 0.3])
-    assert choose_threshold(truth, low) < 0.2
+    assert choose_threshold(truth, low) <= 0.2
     assert choose_threshold(np.zeros(4), np.full(4, 0.9)) == 0.5  # one class: no judgement
     thresholds = choose_thresholds(truth, np.stack([1 - low, low], axis=1), ["normal", "anomaly"])
-    assert thresholds.event == thresholds.context < 0.2
+    assert thresholds.event == thresholds.context <= 0.2
 
 
 def test_thresholds_round_trip_and_reject_nonsense():
