@@ -39,7 +39,7 @@ class TrainOptions:
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup_epochs: int = 1
-    patience: int = 5
+    patience: int = 4
     schedule: str = "cosine"
     # plateau schedule only: halve after `plateau_epochs` without improvement, at most 3 times
     plateau_epochs: int = 2

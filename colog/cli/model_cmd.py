@@ -139,6 +139,9 @@ def _print_report(report: dict) -> None:
     fmt = lambda v: "undefined (one class)" if v is None else f"{v:.4f}"  # noqa: E731
     console.print(f"accuracy {report['accuracy']:.4f}  ROC-AUC {fmt(report['roc_auc'])}  "
                   f"PR-AUC {fmt(report['pr_auc'])}")
+    cut = report["thresholds"]
+    console.print(f"decision thresholds (stored with the model): event {cut['event']:.2f}"
+                  + (f", context {cut['context']:.2f}" if len(report["classes"]) == 4 else ""))
     console.print("confusion matrix (rows true, columns predicted, order "
                   f"{report['classes']}): {report['confusion_matrix']}")
     for view in ("point", "collective"):

@@ -162,6 +162,9 @@ class RecordingScorer:
     def embed(self, texts):
         return self.inner.embed(texts)
 
+    def thresholds(self, version):
+        return self.inner.thresholds(version)
+
 
 def test_context_is_the_own_streams_neighbours_across_batches(enrich_env, opensearch, tmp_path):
     from colog.serving.client import TritonClient

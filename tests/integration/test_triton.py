@@ -55,9 +55,14 @@ def test_embedder_matches_sentence_transformers(triton):
 
 @integration
 def test_model_parameters_come_from_the_config(triton):
+    from colog.verdict import Thresholds
+
     params = triton.client().model_parameters()
     assert (params.window, params.sequence_mode, params.max_tokens) == (1, "context", 16)
     assert params.classes == ["normal", "anomaly"]
+    # Every served version's own decision thresholds, by version (seed 1 is version 1).
+    assert params.thresholds_of("1") == Thresholds(0.21, 0.6)
+    assert params.thresholds_of("999") == Thresholds()  # unknown version: the old 0.5
 
 
 @integration

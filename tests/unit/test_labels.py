@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 
 from colog.labels import (
+    WEAK_ANOMALY_PHRASES,
     LabelError,
+    level_is_anomalous,
+    weak_reason,
     class_index,
     derive_context_labels,
     negative_keywords_in,
@@ -12,15 +15,29 @@ from colog.labels import (
 )
 
 
-def test_weak_label_from_level_and_keywords():
+def test_weak_label_from_level_and_phrases():
     assert weak_label("Connection established", "ERROR") == "anomaly"
-    assert weak_label("Connection established", "warn") == "anomaly"
     assert weak_label("Connection established", "INFO") == "normal"
     assert weak_label("Failed password for root", None) == "anomaly"
-    assert weak_label("connection timed out after 30s", "INFO") == "anomaly"
-    # Word boundaries: "terror" is not "error", "failover" is not "fail".
-    assert weak_label("terror alert drill, failover test passed", "INFO") == "normal"
-    assert negative_keywords_in("Could not connect: Connection refused") == ["could not", "refused"]
+    assert weak_label("kernel: Out of memory: Kill process 4242", "INFO") == "anomaly"
+    # Word boundaries: "exceptional" is not "exception", "failover" is not "failure".
+    assert weak_label("exceptional throughput, failover test passed", "INFO") == "normal"
+    assert negative_keywords_in("Could not connect: Connection refused") == ["connection refused"]
+
+
+def test_routine_warnings_and_generic_words_are_not_weak_anomalies():
+    # WARN is where services log retries and reconnects; generic words are everywhere.
+    assert weak_label("Connection established", "warn") == "normal"
+    assert weak_label("Interrupted while waiting for message on queue", "WARN") == "normal"
+    assert weak_label("request timeout set to 30s, invalid entries 0", "INFO") == "normal"
+    assert level_is_anomalous("warn")  # but WARN is anomalous for `colog convert --label-by-level`
+
+
+def test_every_weak_rule_names_itself():
+    assert weak_reason("all good", "FATAL") == "level FATAL"
+    assert weak_reason("Failed password for root from 10.0.0.1", "INFO") == "phrase 'failed password'"
+    assert weak_reason("all good", "INFO") is None
+    assert all(reason for _, reason in WEAK_ANOMALY_PHRASES)
 
 
 def test_explicit_labels_always_override_weak_rules():
