@@ -70,6 +70,14 @@ def check_trainable(data: Dataset, what: str) -> None:
             "use --label-by-level in `colog convert`")
 
 
+def remembered(data: Dataset) -> TemplateMemory:
+    """The template memory of the labels people gave (analysts, labelled corpora): weak labels
+    are a heuristic, and remembering them would pin every line they ever marked normal against
+    what the network learns from the analysts' labels of similar lines."""
+    rows = np.flatnonzero(data.explicit)
+    return TemplateMemory.build(data.modalities.tokens[rows], data.event_anomaly[rows])
+
+
 def train_from_records(train_records: list[LogRecord], valid_records: list[LogRecord] | None,
                        out_dir: Path, spec: TrainSpec, console: Console | None = None,
                        embedder: SentenceEmbedder | None = None,
@@ -90,8 +98,7 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         valid_data = build_dataset(valid_records, tokenizer, embedder, **build)
     check_trainable(train_data, "the training data")
     labelled = train_data  # every label, before Tomek links thin the rows trained on
-    memory = TemplateMemory.build(labelled.modalities.tokens, labelled.event_anomaly) \
-        if spec.memory else None
+    memory = remembered(labelled) if spec.memory else None
     balance = BalanceReport(train_data.summary(), train_data.summary())
     centre = centre_column(spec.window, spec.sequence_mode)
     if spec.tomek:
@@ -126,8 +133,7 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
     if refit:
         everything = train_data.concat(valid_data)
         if memory is not None:
-            labelled = labelled.concat(valid_data)
-            memory = TemplateMemory.build(labelled.modalities.tokens, labelled.event_anomaly)
+            memory = remembered(labelled.concat(valid_data))
         if spec.tomek:
             everything, _ = tomek_undersample(everything, centre)
         console.print(f"refit on training + validation ({len(everything)} events) for "

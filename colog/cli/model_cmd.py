@@ -35,7 +35,7 @@ def train_command(
                                        "--from-opensearch"),
     window: int = typer.Option(1, "--window", min=0, help="W events each side"),
     sequence: str = typer.Option("context", "--sequence", help="context or background"),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="most epochs (default 20; "
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="most epochs (default 15; "
                                       "early stopping usually ends sooner)"),
     seed: int = typer.Option(42, "--seed"),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -72,7 +72,6 @@ def train_command(
         err.print("error: --data and --out are required (or use --from-opensearch)")
         raise typer.Exit(2)
     classes = 2 if classes is None else classes
-    epochs = 20 if epochs is None else epochs
     if classes not in (2, 4):
         err.print(f"error: --classes must be 2 or 4, got {classes}")
         raise typer.Exit(2)
@@ -84,6 +83,8 @@ def train_command(
 
     from trainer.loop import TrainOptions
     from trainer.pipeline import TrainSpec, train_from_records
+
+    epochs = TrainOptions().epochs if epochs is None else epochs
 
     spec = TrainSpec(num_classes=classes, window=window, sequence_mode=sequence,
                      max_tokens=max_tokens, tomek=not no_tomek, refit=not no_refit,

@@ -1,6 +1,7 @@
-"""Template memory: the event labels the training data gave each exact (masked) message.
+"""Template memory: the event labels people gave each exact (masked) message in training.
 
-When every training event with the same word pieces carried the same event label, the model's
+Only explicit labels (analyst feedback, a labelled corpus) are remembered, never weak ones.
+When every such training event with the same word pieces carried the same label, the model's
 event probability for that message is replaced by that label; a message whose label varied
 (it depended on its neighbours) or that was never seen is left to the network. This is what an
 analyst expects from labelling ("these are normal" holds for the next identical line), and it

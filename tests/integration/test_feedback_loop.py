@@ -25,12 +25,17 @@ PATTERN = "logs-feedback-*"
 runner = CliRunner()
 
 
+# Anomalous only by what the analyst knows (no worker named "rogue" should ever connect): the
+# line is a routine template, so no model can tell it from routine lines before it is told.
+MISSED = "connection from worker rogue"
+
+
 def quota_stream(n: int = 160, every: int = 5, seed: int = 21) -> list[dict]:
-    """Normal synthetic events with `quota exceeded` anomalies the synthetic model never saw."""
+    """Normal synthetic events with anomalies that look like a normal template."""
     rows = synthetic.records(streams=1, per_stream=n, anomaly_rate=0.0, seed=seed)
     rng = random.Random(seed)
     for i in range(3, n, every):
-        rows[i]["message"] = f"quota exceeded for bucket b{rng.randint(100, 999)}q{i}"
+        rows[i]["message"] = f"{MISSED}{rng.randint(100, 999)}q{i} accepted on port 22"
         rows[i]["label"] = "anomaly"
     return rows
 
@@ -109,7 +114,7 @@ def docs(client) -> list[dict]:
 
 
 def quota_docs(client) -> list[dict]:
-    return [h for h in docs(client) if "quota exceeded" in h["_source"]["message"]]
+    return [h for h in docs(client) if MISSED in h["_source"]["message"]]
 
 
 def served(settings):
@@ -162,12 +167,17 @@ def test_labels_retrain_publish_and_reenrich(loop, opensearch):
     v1_version, v1_probs = served(settings)
     assert v1_version == "1"
 
-    # Analysts label a handful of the missed anomalies, and the heartbeats as normal.
-    labelled = missed[:6]
+    # Analysts label two of the missed anomalies by id, then the whole pattern by a query, and
+    # the heartbeats as normal. The pattern's holdout documents are never trained on: the new
+    # model must find them from what it learned.
+    labelled = missed[:2]
     for hit in labelled:
         result, out = cli(env, "label", "--id", hit["_id"], "--label", "anomaly",
                           "--by", "analyst-7")
         assert result.exit_code == 0, out
+    result, out = cli(env, "label", "--query", "message:rogue*", "--label", "anomaly",
+                      "--by", "analyst-7", "--yes")
+    assert result.exit_code == 0 and f"{len(quota)} document(s)" in out, out
     result, out = cli(env, "label", "--query", "message:heartbeat", "--label", "normal",
                       "--by", "analyst-7", "--yes")
     assert result.exit_code == 0, out
@@ -190,7 +200,7 @@ def test_labels_retrain_publish_and_reenrich(loop, opensearch):
     flagged = [h for h in quota if h["_source"]["colog"]["label"] == "anomaly"]
     assert len(flagged) >= 0.8 * len(quota), (len(flagged), len(quota))
     assert {h["_source"]["colog"]["model"]["version"] for h in docs(opensearch)} == {"2"}
-    normals = [h for h in docs(opensearch) if "quota" not in h["_source"]["message"]]
+    normals = [h for h in docs(opensearch) if MISSED not in h["_source"]["message"]]
     false_alarms = [h for h in normals if h["_source"]["colog"]["label"] == "anomaly"]
     assert len(false_alarms) <= 0.1 * len(normals)
     # Feedback survived enrichment and re-enrichment.
