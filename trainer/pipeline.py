@@ -24,7 +24,7 @@ from colog.scoring import score_records
 from trainer.balance import BalanceReport, tomek_undersample
 from trainer.baselines import fit_baseline
 from trainer.dataset import Dataset, build_dataset, chronological_split, context_labels
-from trainer.loop import TrainOptions, predict_probs, tensors, train
+from trainer.loop import TrainOptions, predict_probs, seed_everything, tensors, train
 from trainer.metrics import classification_report
 
 # The baseline `colog train` fits beside CoLog on the same split, to say when CoLog is worse.
@@ -111,6 +111,9 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
                          window=spec.window, sequence_mode=spec.sequence_mode,
                          num_classes=spec.num_classes, **spec.model_overrides)
     if model is None:  # a fine-tuned model keeps the statistics its weights were trained with
+        # Seeded here, not only in the loop: loading the sentence model or anything else that
+        # ran before draws from torch's generator, and the initial weights must not depend on it.
+        seed_everything(spec.options.seed)
         model = CoLog(config)
         model.set_embedding_statistics(*tensors(train_data)[1:])
     initial = copy.deepcopy(model.state_dict())  # the refit starts where this run started
