@@ -169,12 +169,12 @@ def summary(client, console: Console, index: str = DEMO_INDEX) -> dict:
 def verdicts_by_id(client, index: str = DEMO_INDEX) -> dict[str, tuple[str, str]]:
     """(colog.label, template text) of every document, through a point-in-time scan."""
     from enricher.reader import point_in_time
-    from trainer.export import _scan
+    from trainer.export import scan
 
     client.indices.refresh(index=index)
     found = {}
     with point_in_time(client, index) as pit_id:
-        for hit in _scan(client, pit_id, {"match_all": {}}, 1000):
+        for hit in scan(client, pit_id, {"match_all": {}}, 1000):
             colog = hit["_source"].get("colog", {})
             found[hit["_id"]] = (colog.get("label", "-"),
                                  colog.get("template", {}).get("text", "-"))
@@ -185,10 +185,9 @@ def colog_command(console: Console, *args: str) -> int:
     """Run a `colog` command as an analyst would type it, echoing it and its output."""
     import subprocess
     import sys
-    from pathlib import Path as _Path
 
     console.print(f"[bold]$ colog {' '.join(_quote(a) for a in args)}[/]", highlight=False)
-    done = subprocess.run([str(_Path(sys.executable).with_name("colog")), *args],
+    done = subprocess.run([str(Path(sys.executable).with_name("colog")), *args],
                           capture_output=True, text=True)
     for line in (done.stdout + done.stderr).strip().splitlines()[-25:]:
         console.print(f"  {line}", highlight=False, markup=False)
@@ -213,9 +212,10 @@ def play_analyst(settings: Settings, client, console: Console, timings: "DemoTim
                              "--index", DEMO_INDEX, "--by", DEMO_ANALYST, "--yes")
         if code != 0:
             raise RuntimeError(f"colog label failed (exit {code})")
-    code = colog_command(console, "train", "--from-opensearch", "--epochs", str(RETRAIN_EPOCHS))
-    if code not in (0, 4):  # 4 = the gate refused: the live model stays, the demo goes on
-        raise RuntimeError(f"colog train --from-opensearch failed (exit {code})")
+    retrained = colog_command(console, "train", "--from-opensearch",
+                              "--epochs", str(RETRAIN_EPOCHS))
+    if retrained not in (0, 4):  # 4 = the gate refused: the live model stays, the demo goes on
+        raise RuntimeError(f"colog train --from-opensearch failed (exit {retrained})")
     code = colog_command(console, "reenrich", "--query", "*", "--index", DEMO_INDEX, "--yes")
     if code != 0:
         raise RuntimeError(f"colog reenrich failed (exit {code})")
@@ -224,7 +224,7 @@ def play_analyst(settings: Settings, client, console: Console, timings: "DemoTim
     result = run_pass(build_context(settings), flush=True, progress=True)
     timings.step("re-enrich", t)
     after = verdicts_by_id(client)
-    return compare(before, after, console) | {"retrain_exit": code,
+    return compare(before, after, console) | {"retrain_exit": retrained,
                                               "still_pending": result.still_pending,
                                               "model_versions": sorted(result.model_versions)}
 
@@ -236,12 +236,9 @@ def compare(before: dict, after: dict, console: Console) -> dict:
     ids = sorted(before.keys() & after.keys())
     share = lambda v: sum(v[i][0] == "anomaly" for i in ids) / max(1, len(ids))  # noqa: E731
     changed = [i for i in ids if before[i][0] != after[i][0]]
-    by_template: Counter = Counter()
-    flips: dict[str, Counter] = {}
+    flips: dict[str, Counter] = {}  # template -> (label before, label after) -> events
     for i in ids:
-        template = after[i][1]
-        by_template[template] += 1
-        flips.setdefault(template, Counter())[(before[i][0], after[i][0])] += 1
+        flips.setdefault(after[i][1], Counter())[(before[i][0], after[i][0])] += 1
     console.print(f"anomaly share: before {share(before):.1%}, after {share(after):.1%}; "
                   f"{len(changed)} of {len(ids)} verdicts changed")
     table = Table(title="verdicts by template, before -> after (templates that changed)")
@@ -253,7 +250,7 @@ def compare(before: dict, after: dict, console: Console) -> dict:
         counts = flips[template]
         was = sum(n for (b, _), n in counts.items() if b == "anomaly")
         now = sum(n for (_, a), n in counts.items() if a == "anomaly")
-        table.add_row(str(by_template[template]), str(was), str(now), template[:80])
+        table.add_row(str(sum(counts.values())), str(was), str(now), template[:80])
     console.print(table)
     return {"anomaly_share_before": share(before), "anomaly_share_after": share(after),
             "changed": len(changed), "documents": len(ids)}

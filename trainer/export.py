@@ -105,7 +105,8 @@ def _time_filter(since: str | None) -> list[dict]:
     return [{"range": {"@timestamp": {"gte": since}}}] if since else []
 
 
-def _scan(client: OpenSearch, pit_id: str, query: dict, page_size: int):
+def scan(client: OpenSearch, pit_id: str, query: dict, page_size: int):
+    """Every hit of `query` inside the point in time, in stream order, page by page."""
     after = None
     while True:
         body: dict = {"size": page_size, "query": query, "sort": SORT, "track_total_hits": False,
@@ -123,7 +124,7 @@ def labelled_streams(client: OpenSearch, pit_id: str, settings, since: str | Non
                      page_size: int) -> list[StreamRef]:
     query = {"bool": {"filter": [{"exists": {"field": FEEDBACK_LABEL}}, *_time_filter(since)]}}
     found: dict[str, StreamRef] = {}
-    for hit in _scan(client, pit_id, query, page_size):
+    for hit in scan(client, pit_id, query, page_size):
         ref = stream_of_hit(hit, settings.stream_fields, settings.stream_fallback_fields)
         found.setdefault(ref.key, ref)
     return sorted(found.values(), key=lambda r: r.key)
@@ -162,7 +163,7 @@ def export_labelled(client: OpenSearch, settings, since: str | None = None,
         streams = labelled_streams(client, pit_id, settings, since, page_size)
         for ref in streams:
             query = {"bool": {"filter": [ref.query(), *_time_filter(since)]}}
-            for hit in _scan(client, pit_id, query, page_size):
+            for hit in scan(client, pit_id, query, page_size):
                 record, origin, problem = _record(hit, ref.key, len(records) + 1)
                 if record is None:
                     skipped.append((hit["_id"], problem or "unusable"))

@@ -78,11 +78,11 @@ def _count(client, index: str, query: dict) -> int:
 
 def _matching(client, index: str, query: dict):
     """(index, id) of every matching document, through a point-in-time scan."""
-    from trainer.export import _scan
+    from trainer.export import scan
     from enricher.reader import point_in_time
 
     with point_in_time(client, index) as pit_id:
-        for hit in _scan(client, pit_id, query, 500):
+        for hit in scan(client, pit_id, query, 500):
             yield hit["_index"], hit["_id"]
 
 
