@@ -19,6 +19,7 @@ from colog.model.bundle import save_model_dir
 from colog.model.config import ModelConfig
 from colog.model.memory import TemplateMemory
 from colog.model.network import CoLog
+from colog.verdict import Thresholds
 from colog.records import LogRecord
 from colog.scoring import score_records
 from trainer.balance import BalanceReport, tomek_undersample
@@ -56,7 +57,7 @@ class TrainOutcome:
     valid_size: int
     best_epoch: int
     seconds: float
-    thresholds: object = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
     baseline_report: dict | None = None
     refit: bool = False
 
@@ -132,16 +133,17 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
                                                 valid_data.classes, fitted.thresholds)
         baseline_report["name"] = SUMMARY_BASELINE
     refit = spec.refit and len(valid_data) > 0
-    refit_result = None
+    refit_result, refit_size = None, 0
     if refit:
-        everything = train_data.concat(valid_data)
+        everything = labelled.concat(valid_data)
         if memory is not None:
-            memory = remembered(labelled.concat(valid_data))
+            memory = remembered(everything)
         if spec.tomek:
             everything, _ = tomek_undersample(everything, centre)
         console.print(f"refit on training + validation ({len(everything)} events) for "
                       f"{result.best_epoch} epochs")
         model.load_state_dict(initial)
+        refit_size = len(everything)
         refit_result = train(model, everything, valid_data, spec.options,
                              stop_after=result.best_epoch)
     metrics = {
@@ -154,7 +156,7 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         "train_seconds": round(result.seconds + (refit_result.seconds if refit_result else 0), 2),
         "train_size": len(train_data),
         "valid_size": len(valid_data),
-        "refit": {"enabled": refit, "size": len(train_data) + len(valid_data) if refit else 0,
+        "refit": {"enabled": refit, "size": refit_size,
                   "note": "validation figures are of the model chosen before the refit"},
         "tomek": {"enabled": spec.tomek, "removed": balance.removed,
                   "before": balance.before, "after": balance.after},
