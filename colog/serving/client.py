@@ -261,12 +261,18 @@ class TritonClient:
         return np.concatenate(chunks).astype(np.float32)
 
 
-_clients: dict[tuple[int, str], TritonClient] = {}
+_clients: dict[tuple, TritonClient] = {}
 
 
 def get_client(settings: Any = None, protocol: str | None = None) -> TritonClient:
-    """One client per process (and protocol), created on first use, never inherited by a fork."""
-    key = (os.getpid(), protocol or "")
-    if key not in _clients:
-        _clients[key] = TritonClient(settings, protocol=protocol)
-    return _clients[key]
+    """One client per process, server and model, created on first use, never inherited by a
+    fork. Keyed by where it points: a process that talks to two servers (a test session, a
+    shadow deployment) must never get the first server's client for the second."""
+    if settings is None:
+        from colog.settings import get_settings
+
+        settings = get_settings()
+    fresh = TritonClient(settings, protocol=protocol)
+    key = (os.getpid(), fresh.protocol, fresh.url, fresh.model, fresh.embedder_model,
+           fresh.timeout_s, fresh.retries)
+    return _clients.setdefault(key, fresh)

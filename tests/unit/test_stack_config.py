@@ -78,3 +78,13 @@ def test_tail_and_status_record(tmp_path):
     assert tail(tmp_path / "missing.log") == ""
     record = status_record("redis", None, 6379, False)
     assert record["running"] is False and record["port"] == 6379
+
+
+def test_get_client_is_one_per_server_not_one_per_process():
+    from colog.serving.client import get_client
+
+    first = Settings(triton_url="127.0.0.1:18001", triton_protocol="grpc")
+    second = first.model_copy(update={"triton_url": "127.0.0.1:28001"})
+    assert get_client(first) is get_client(first.model_copy())
+    assert get_client(second) is not get_client(first)
+    assert (get_client(first).url, get_client(second).url) == ("127.0.0.1:18001", "127.0.0.1:28001")
