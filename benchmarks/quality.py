@@ -269,8 +269,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=TrainOptions().epochs)
     parser.add_argument("--baselines", nargs="*", default=list(BASELINES))
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--baseline-seeds", type=int, default=None,
+                        help="seeds for the MLP baselines (default: as many as CoLog's)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the cells of the previous run that this run does not redo "
+                             "(each cell records its own commit and seeds)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the RESULTS.md section from quality_runs.json and stop")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.report_only:
+        replace_section(RESULTS, SECTION, render(json.loads(RAW.read_text(encoding="utf-8"))))
+        print(f"rewrote the section of {RESULTS} from {RAW}")
+        return
     torch.set_num_threads(args.threads)
     suites = args.suites or default_suites()
     seeds = list(range(1, args.seeds + 1))
@@ -283,22 +294,27 @@ def main() -> None:
                  "commit": commit,
                  "threads": args.threads, "cpus": os.cpu_count(), "epochs": args.epochs,
                  "seeds": seeds, "cells": {}}
+    if args.merge and RAW.is_file():
+        raw["cells"] = json.loads(RAW.read_text(encoding="utf-8"))["cells"]
+    mlp_seeds = seeds[:args.baseline_seeds] if args.baseline_seeds else seeds
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="colog-quality-") as tmp:
         for suite in suites:
+            suite_started = time.perf_counter()
             parts = load_suite(suite)
             classes, window = suite_shape(suite)
             slices = parts[3]
             datasets = baseline_datasets(parts, classes, window, tokenizer, embedder)
             targets = datasets[2].targets
-            cell = {"classes": classes, "window": window, "priors": priors(targets, slices),
+            cell = {"commit": commit, "seeds": seeds, "started": raw["started"],
+                    "classes": classes, "window": window, "priors": priors(targets, slices),
                     "train_priors": priors(datasets[0].targets, None)["all"], "models": {}}
             if suite.startswith("ctx/") and classes == 4:
                 cell["ceiling"] = window_ceiling(parts, window, "+after" in suite, targets)
                 print(suite, "ceiling", cell["ceiling"], flush=True)
             for name in args.baselines:
                 runs = []
-                for seed in seeds if name.startswith("mlp") else seeds[:1]:
+                for seed in mlp_seeds if name.startswith("mlp") else seeds[:1]:
                     predicted, seconds = run_baseline(name, datasets, window, seed)
                     runs.append({"seed": seed, "seconds": round(seconds, 1),
                                  **figures(targets, predicted, classes, slices)})
@@ -316,6 +332,7 @@ def main() -> None:
                     print(suite, f"colog:{variant}", runs[-1], flush=True)
                 cell["models"][f"colog:{variant}"] = runs
             raw["cells"][suite] = cell
+            cell["seconds"] = round(time.perf_counter() - suite_started)
             raw["seconds"] = round(time.perf_counter() - started)
             if not args.no_write:  # partial results survive an interrupted run
                 RAW.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
@@ -388,15 +405,22 @@ def render(raw: dict) -> str:
     models = []
     for cell in raw["cells"].values():
         models += [m for m in cell["models"] if m not in models]
+    runs = sorted({(c.get("started", raw["started"]), c.get("commit", raw.get("commit", "?")),
+                    tuple(c.get("seeds", raw["seeds"])))
+                   for c in raw["cells"].values()})
+    described = "; ".join(f"{started} at commit {commit}, CoLog seeds {list(seeds)}"
+                          for started, commit, seeds in runs)
+    mlp_runs = {len(r) for c in raw["cells"].values() for n, r in c["models"].items()
+                if n.startswith("mlp")}
     out = [
-        f"Run of {raw['started']} (commit {raw.get('commit', '?')}): {len(raw['seeds'])} seed(s) {raw['seeds']} per CoLog cell, "
-        f"{raw['threads']} torch thread(s) on {raw['cpus']} CPUs, up to {raw['epochs']} epochs, "
-        f"{raw.get('seconds', 0)} s in all. Macro F1 on the test slice, mean over seeds "
+        f"Run(s): {described}; {raw['threads']} torch thread(s) on {raw['cpus']} CPUs, up to "
+        f"{raw['epochs']} epochs. Macro F1 on the test slice, mean over seeds "
         "(lowest–highest in brackets when they differ). Every model is fitted on the same rows "
         "(training slice after Tomek links), takes its threshold(s) from the validation slice "
         "and is refitted on training + validation, as `colog train` does (see the header of "
-        "benchmarks/quality.py). TF-IDF + LR is deterministic (one run); the MLPs use the "
-        "CoLog seeds. Raw per-run figures: benchmarks/quality_runs.json.",
+        "benchmarks/quality.py). TF-IDF + LR is deterministic (one run); the MLPs ran with "
+        f"{' or '.join(str(n) for n in sorted(mlp_runs))} of the CoLog seeds. Raw per-run "
+        "figures: benchmarks/quality_runs.json.",
         "",
         "| suite | test rows (anomaly share) | window ceiling | " + " | ".join(models) + " |",
         "|---|---|---|" + "---|" * len(models),
