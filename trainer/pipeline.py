@@ -39,9 +39,10 @@ class TrainSpec:
     sequence_mode: str = "context"
     max_tokens: int = 60
     tomek: bool = True
-    # After early stopping, train again on training + validation rows for the chosen number of
-    # epochs: the labels of the validation split are often the newest kinds of anomaly.
-    refit: bool = True
+    # Optional: after early stopping, train again on training + validation rows for the chosen
+    # number of epochs. Off by default: the refitted network is never validated, and on the
+    # contextual suites it was the less stable choice (docs/decisions.md).
+    refit: bool = False
     baseline: bool = True   # fit SUMMARY_BASELINE on the same split for the summary
     memory: bool = True     # store the template memory (colog/model/memory.py) with the model
     options: TrainOptions = field(default_factory=TrainOptions)
@@ -146,6 +147,10 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         refit_size = len(everything)
         refit_result = train(model, everything, valid_data, spec.options,
                              stop_after=result.best_epoch)
+    elif memory is not None and len(valid_data):
+        # The chosen network stays as validated; the memory still takes the validation labels,
+        # often the newest templates: a lookup needs no retraining to use them.
+        memory = remembered(labelled.concat(valid_data))
     metrics = {
         "validation": valid_report,
         "baseline_validation": baseline_report,

@@ -41,9 +41,9 @@ def train_command(
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     learning_rate: float = typer.Option(1e-3, "--lr"),
     no_tomek: bool = typer.Option(False, "--no-tomek", help="skip Tomek-link under-sampling"),
-    no_refit: bool = typer.Option(False, "--no-refit", help="keep the model chosen on the "
-                                  "validation split instead of refitting on training + "
-                                  "validation for the chosen number of epochs"),
+    refit: bool = typer.Option(False, "--refit", help="after early stopping, train again on "
+                               "training + validation for the chosen number of epochs (the "
+                               "refitted network is not validated; off by default)"),
     max_tokens: int = typer.Option(60, "--max-tokens", min=1),
     from_opensearch: bool = typer.Option(
         False, "--from-opensearch", help="train on analyst-labelled documents in OpenSearch, "
@@ -87,7 +87,7 @@ def train_command(
     epochs = TrainOptions().epochs if epochs is None else epochs
 
     spec = TrainSpec(num_classes=classes, window=window, sequence_mode=sequence,
-                     max_tokens=max_tokens, tomek=not no_tomek, refit=not no_refit,
+                     max_tokens=max_tokens, tomek=not no_tomek, refit=refit,
                      options=TrainOptions(epochs=epochs, seed=seed, batch_size=batch_size,
                                           learning_rate=learning_rate))
     try:
