@@ -221,13 +221,15 @@ def baseline_datasets(parts, classes: int, window: int, tokenizer, embedder):
             build_dataset(test, tokenizer, embedder, **build))
 
 
-def window_ceiling(parts, window: int, after: bool, targets: np.ndarray) -> dict:
-    """How well any model that sees W events each side can do on a 4-class contextual suite.
+def window_reference(parts, window: int, after: bool, targets: np.ndarray) -> dict:
+    """What the window hides on a 4-class contextual suite, as a reference figure.
 
     The context label of an event is anomalous when a neighbour is an unjustified trigger, and
     whether a trigger at the window's edge was justified depends on the event just outside the
-    window (before it, or after it with --after): those labels are coin flips for every model.
-    The ceiling gets every other label right and half of those wrong.
+    window (before it, or after it with --after): no model that sees W events each side can
+    know those labels. The reference gets every other label right and flips a coin on those.
+    It is not an upper bound: macro F1 is not linear in the errors, and a model that leans on
+    the priors for the hidden cases can score above it (ctx/OpenSSH/4 did).
     """
     train, _, test, _ = parts
     triggers = {r.message for r in train if r.label == "anomaly"}
@@ -313,8 +315,9 @@ def main() -> None:
                     "classes": classes, "window": window, "priors": priors(targets, slices),
                     "train_priors": priors(datasets[0].targets, None)["all"], "models": {}}
             if suite.startswith("ctx/") and classes == 4:
-                cell["ceiling"] = window_ceiling(parts, window, "+after" in suite, targets)
-                print(suite, "ceiling", cell["ceiling"], flush=True)
+                # stored as "ceiling" (the name of earlier runs' files)
+                cell["ceiling"] = window_reference(parts, window, "+after" in suite, targets)
+                print(suite, "coin-flip reference", cell["ceiling"], flush=True)
             for name in args.baselines:
                 runs = []
                 for seed in mlp_seeds if name.startswith("mlp") else seeds[:1]:
@@ -378,9 +381,6 @@ def target_checks(raw: dict, variant: str = "colog:full") -> list[str]:
             if key == "all" and suite.startswith("ctx/"):
                 goal = TARGETS["ctx4"] if cell["classes"] == 4 else TARGETS["ctx2"]
                 checks.append(("worst seed", worst, goal))
-                if cell.get("ceiling"):
-                    checks.append(("below the window ceiling", worst - cell["ceiling"]["all"],
-                                   -TARGETS["spread"]))
             if key == "seen":
                 checks.append(("worst seed", worst, TARGETS["seen"]))
             if key in ("all", "unseen"):
@@ -425,7 +425,7 @@ def render(raw: dict) -> str:
         f"{' or '.join(str(n) for n in sorted(mlp_runs))} of the CoLog seeds. Raw per-run "
         "figures: benchmarks/quality_runs.json.",
         "",
-        "| suite | test rows (anomaly share) | window ceiling | " + " | ".join(models) + " |",
+        "| suite | test rows (anomaly share) | coin-flip reference | " + " | ".join(models) + " |",
         "|---|---|---|" + "---|" * len(models),
     ]
     for suite, cell in raw["cells"].items():
@@ -439,10 +439,12 @@ def render(raw: dict) -> str:
             bound = f"{ceiling['all']:.3f} ({ceiling['ambiguous']} coin flips)" \
                 if ceiling and key == "all" else "—"
             out.append(f"| {label} | {n} ({share:.1%}) | {bound} | " + " | ".join(cells) + " |")
-    out += ["", "Window ceiling (4-class contextual suites): the macro F1 of a model that gets "
-            "every label right except half of the events whose context label depends on an "
-            "event outside its window (a trigger at the window's edge whose justifier lies just "
-            "beyond it): no model that sees W events each side can know those.",
+    out += ["", "Coin-flip reference (4-class contextual suites): the macro F1 of a model that "
+            "gets every label right and flips a coin on the events whose context label depends "
+            "on an event outside its window (a trigger at the window's edge whose justifier "
+            "lies just beyond it): no model that sees W events each side can know those. It is "
+            "a reference, not an upper bound: macro F1 is not linear in the errors, and a model "
+            "that leans on the priors for the hidden cases can score above it.",
             "", "Training slice anomaly share (rows after Tomek links): " + "; ".join(
         f"{s}: {c['train_priors'][1]:.1%} of {c['train_priors'][0]}"
         for s, c in raw["cells"].items())]
