@@ -59,6 +59,17 @@ def test_train_writes_a_self_contained_model_dir(trained):
     assert features["max_tokens"] == 16 and features["sequence_mode"] == "context"
 
 
+def test_memory_holds_the_validation_labels_too(trained):
+    """No refit by default: the network is the validated one, but the template memory counts
+    every labelled event, the validation split's (the newest) included."""
+    _, _, model, _ = trained
+    metrics = json.loads((model / "metrics.json").read_text())
+    assert metrics["refit"]["enabled"] is False and metrics["valid_size"] > 0
+    counts = json.loads((model / "memory.json").read_text())["counts"]
+    assert sum(sum(c) for c in counts.values()) == len(records())
+    assert sum(c[1] for c in counts.values()) == sum(r["label"] == "anomaly" for r in records())
+
+
 def test_evaluate_json_and_plots(trained):
     base, data, model, _ = trained
     plots = base / "plots"
