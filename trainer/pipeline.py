@@ -118,7 +118,9 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         seed_everything(spec.options.seed)
         model = CoLog(config)
         model.set_embedding_statistics(*tensors(train_data)[1:])
-    initial = copy.deepcopy(model.state_dict())  # the refit starts where this run started
+    refit = spec.refit and len(valid_data) > 0
+    # The refit starts where this run started (copied only when there will be one).
+    initial = copy.deepcopy(model.state_dict()) if refit else None
     # The memory decides the messages it knows, so the epoch and the thresholds are chosen on
     # how the network does on the rest.
     result = train(model, train_data, valid_data, spec.options, memory=memory)
@@ -133,12 +135,14 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
                                                 fitted.predict_proba(valid_data),
                                                 valid_data.classes, fitted.thresholds)
         baseline_report["name"] = SUMMARY_BASELINE
-    refit = spec.refit and len(valid_data) > 0
     refit_result, refit_size = None, 0
+    every_label = labelled.concat(valid_data) if len(valid_data) else labelled
+    if memory is not None:
+        # The memory takes the validation labels too (often the newest templates), after the
+        # epoch and thresholds were chosen: a lookup needs no retraining to use them.
+        memory = remembered(every_label)
     if refit:
-        everything = labelled.concat(valid_data)
-        if memory is not None:
-            memory = remembered(everything)
+        everything = every_label
         if spec.tomek:
             everything, _ = tomek_undersample(everything, centre)
         console.print(f"refit on training + validation ({len(everything)} events) for "
@@ -147,10 +151,6 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         refit_size = len(everything)
         refit_result = train(model, everything, valid_data, spec.options,
                              stop_after=result.best_epoch)
-    elif memory is not None and len(valid_data):
-        # The chosen network stays as validated; the memory still takes the validation labels,
-        # often the newest templates: a lookup needs no retraining to use them.
-        memory = remembered(labelled.concat(valid_data))
     metrics = {
         "validation": valid_report,
         "baseline_validation": baseline_report,
