@@ -39,6 +39,13 @@ COLOG_FIELDS: dict[str, dict] = {
     "colog.enriched_at": {"type": "date"},
     "colog.error": {"type": "keyword", "ignore_above": 2048,
                     "fields": {"text": {"type": "text"}}},
+    # A candidate's verdict while it runs in shadow (shadow/); never read by alert rules.
+    "colog.shadow.label": {"type": "keyword"},
+    "colog.shadow.score": {"type": "float"},
+    "colog.shadow.context.label": {"type": "keyword"},
+    "colog.shadow.context.score": {"type": "float"},
+    "colog.shadow.anomaly_type": {"type": "keyword"},
+    "colog.shadow.model.version": {"type": "keyword"},
     "colog.feedback.label": {"type": "keyword"},
     "colog.feedback.context_label": {"type": "keyword"},
     "colog.feedback.by": {"type": "keyword"},

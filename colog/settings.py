@@ -104,6 +104,31 @@ class Settings(BaseSettings):
     retrain_interval_s: float = Field(0.0, description="0 = scheduled retraining off")
     gate_margin: float = Field(0.0, description="candidate macro F1 may be this much lower")
     holdout_fraction: float = 0.2
+    retrain_on_drift: bool = Field(
+        False, description="scheduled retraining runs only when the drift monitor set the "
+        "retrain flag (with COLOG_RETRAIN_INTERVAL_S > 0)")
+
+    # --- drift monitor (drift/) ---
+    drift_index: str = "colog-drift"
+    drift_interval_s: float = Field(300.0, description="how often beat checks drift; 0 = off")
+    drift_window_s: float = Field(3600.0, description="the recent window, in event time")
+    drift_reference_s: float = Field(
+        86400.0, description="the trailing reference: this long, just before the recent window")
+    drift_reference: Literal["auto", "trailing", "training"] = Field(
+        "auto", description="compare with the live model's training data (auto: when its "
+        "release recorded a profile) or with the trailing window")
+    drift_min_events: int = Field(200, ge=1, description="fewer events in a window: no verdict")
+    drift_templates_js: float = Field(0.5, gt=0.0, le=1.0)
+    drift_new_share: float = Field(0.3, gt=0.0, le=1.0)
+    drift_unseen_share: float = Field(0.3, gt=0.0, le=1.0)
+    drift_score_js: float = Field(0.3, gt=0.0, le=1.0)
+    drift_max_streams: int = 500
+    drift_max_templates: int = 2000
+
+    # --- shadow evaluation (shadow/) ---
+    triton_shadow_model: str = "colog_shadow"
+    shadow_check_s: float = Field(
+        10.0, description="how often a worker asks Triton whether a shadow model is served")
 
     cache_dir: Path = PROJECT_ROOT / ".cache"
     opensearch_version: str = "2.19.1"

@@ -39,6 +39,8 @@ def make_app() -> Celery:
                                  "schedule": settings.beat_interval_s},
             **({"retrain": {"task": "colog.retrain", "schedule": settings.retrain_interval_s}}
                if settings.retrain_interval_s > 0 else {}),
+            **({"drift-check": {"task": "colog.drift", "schedule": settings.drift_interval_s}}
+               if settings.drift_interval_s > 0 else {}),
         },
     )
     return app

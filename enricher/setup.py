@@ -174,4 +174,9 @@ def run_setup(client: OpenSearch, settings: Settings) -> SetupReport:
     install_templates(client, settings, report)
     map_existing_indices(client, settings, report)
     install_pipeline(client, settings, report)
+    from drift.store import ensure_drift_index
+
+    # The dashboard's drift panels and the drift monitor read it before the first check.
+    created = ensure_drift_index(client, settings)
+    (report.created if created else report.unchanged).append(f"drift index {settings.drift_index}")
     return report

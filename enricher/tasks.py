@@ -64,6 +64,21 @@ def enrich_partition(partition: int, flush: bool = False) -> dict:
     return {"partition": partition, "scored": report.scored, "rejected": report.rejected}
 
 
+@app.task(name="colog.drift", ignore_result=True)
+def drift_check() -> dict:
+    """Drift of every index and stream against its reference (off when COLOG_DRIFT_INTERVAL_S=0)."""
+    from drift.check import run_check
+
+    ctx = context()
+    report = run_check(ctx.client, ctx.settings, ctx.redis)
+    if report.drifted:
+        log.warning("drift: %s of %s measures over a threshold (%s); retrain flag %s",
+                    len(report.drifted), len(report.measures),
+                    ", ".join(sorted({r for m in report.drifted for r in m.reasons})),
+                    "raised" if report.flag_raised else "already set")
+    return {"measures": len(report.measures), "drifted": len(report.drifted)}
+
+
 @app.task(name="colog.retrain", ignore_result=True)
 def retrain() -> dict:
     """Scheduled retraining (off unless COLOG_RETRAIN_INTERVAL_S > 0); one at a time."""

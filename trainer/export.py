@@ -55,6 +55,7 @@ class Export:
     first: str | None = None            # timestamps of the oldest and newest exported events
     last: str | None = None
     invalid: list[tuple[str, str]] = field(default_factory=list)   # (id, reason)
+    template_ids: list[str | None] = field(default_factory=list)  # colog.template.id per record
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (id, reason): unusable doc
 
     def split(self) -> tuple[list[LogRecord], list[LogRecord]]:
@@ -154,6 +155,7 @@ def export_labelled(client: OpenSearch, settings, since: str | None = None,
     records: list[LogRecord] = []
     ids: list[str] = []
     origins: list[str] = []
+    template_ids: list[str | None] = []
     invalid: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     index = settings.index_pattern
@@ -173,6 +175,8 @@ def export_labelled(client: OpenSearch, settings, since: str | None = None,
                 records.append(record)
                 ids.append(hit["_id"])
                 origins.append(origin)
+                template = get_path(hit.get("_source", {}), "colog.template.id")
+                template_ids.append(None if template is None else str(template))
     labelled = origins.count(ORIGIN_FEEDBACK)
     if labelled == 0:
         where = f" since {since}" if since else ""
@@ -182,7 +186,7 @@ def export_labelled(client: OpenSearch, settings, since: str | None = None,
     holdout = np.array([in_holdout(i, settings.holdout_fraction) for i in ids], dtype=bool)
     times = [r.timestamp for r in records]
     return Export(records, ids, holdout, origins, labelled, len(streams), since,
-                  _iso(min(times)), _iso(max(times)), invalid, skipped)
+                  _iso(min(times)), _iso(max(times)), invalid, template_ids, skipped)
 
 
 def _iso(value: datetime) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from colog.serving import repository
+from drift.profile import build_profile, read_profile, write_profile
 from trainer.export import Export, NoLabelsError, export_labelled
 
 ACTIONS = ("release", "rollback", "refused")
@@ -46,6 +47,8 @@ MODELS_MAPPING = {"properties": {
     "window": {"properties": {"since": {"type": "date"}, "first": {"type": "date"},
                               "last": {"type": "date"}}},
     "model_dir": {"type": "keyword"}, "content_hash": {"type": "keyword"},
+    # Template ids as keys: stored for the drift monitor, never mapped (no field explosion).
+    "profile": {"type": "object", "enabled": False},
 }}
 
 
@@ -156,9 +159,13 @@ def ensure_models_index(client, settings) -> None:
     if not client.indices.exists(index=index):
         try:
             client.indices.create(index=index, body={"mappings": MODELS_MAPPING})
+            return
         except Exception as exc:  # noqa: BLE001 — created concurrently by another publisher
             if "resource_already_exists" not in str(exc):
                 raise
+    # An index created before profiles existed must not map their keys dynamically.
+    client.indices.put_mapping(index=index, body={"properties": {
+        "profile": MODELS_MAPPING["properties"]["profile"]}})
 
 
 def record(client, settings, doc: dict) -> dict:
@@ -240,6 +247,7 @@ def release(os_client, settings, model_dir: Path, *, gate_result: GateResult | N
     common = {"previous_version": None if previous is None else str(previous),
               "trigger": trigger, "forced": bool(force), "model_dir": str(model_dir),
               "content_hash": _content_hash(model_dir), "metrics": _metrics(gate_result),
+              "profile": read_profile(model_dir),
               "labelled_docs": export.labelled if export else 0,
               "holdout_size": int(export.holdout.sum()) if export else 0,
               "window": export.window() if export else {},
@@ -293,7 +301,8 @@ def rollback(os_client, settings, to: int | None = None, trigger: str = "cli",
     doc = record(os_client, settings, {
         "action": "rollback", "version": str(version), "rollback_of": str(target),
         "previous_version": str(current), "trigger": trigger, "forced": False,
-        "model_dir": str(source), "content_hash": _content_hash(source)})
+        "model_dir": str(source), "content_hash": _content_hash(source),
+        "profile": read_profile(source)})
     return Outcome(True, version, current, None, doc)
 
 
@@ -370,6 +379,11 @@ def retrain(os_client, settings, opts: RetrainOptions, trigger: str, console) ->
                                      model=start_from)
     except ValueError as exc:
         raise ReleaseError(f"cannot train: {exc}") from exc
+    # What this candidate learned from, for the drift monitor (training rows only).
+    train_rows = ~export.holdout
+    write_profile(out, build_profile(
+        [t for t, keep in zip(export.template_ids, train_rows) if keep],
+        [r.stream for r, keep in zip(export.records, train_rows) if keep]))
     candidate = evaluate_on_holdout(out, export.records, export.holdout, embedder)
     live_report = evaluate_on_holdout(live[1], export.records, export.holdout, embedder) \
         if live else None

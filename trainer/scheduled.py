@@ -5,6 +5,9 @@ Two retrainings never run at once: a Redis lock (SET NX with a TTL, released onl
 through a compare-and-delete script) guards the whole run, so a second beat, a slow run that
 overlaps the next tick, or an operator's manual run started through the same function, finds
 the lock taken and returns at once.
+
+With `retrain_on_drift`, a tick retrains only while the drift monitor's retrain flag is set
+(drift/store.py), and a published model clears it: retraining on need, not on a timer.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ def retrain_once(ctx, force_enabled: bool = False) -> dict:
         return {"skipped": "scheduled retraining is off (COLOG_RETRAIN_INTERVAL_S=0)"}
     if ctx.redis is None:
         return {"skipped": "no Redis: cannot guard against concurrent retraining"}
+    from drift.store import clear_flag, read_flag
+
+    flag = read_flag(ctx.redis)
+    if settings.retrain_on_drift and flag is None:
+        return {"skipped": "no drift flagged (COLOG_RETRAIN_ON_DRIFT=true)"}
     with RetrainLock(ctx.redis) as lock:
         if not lock.held:
             return {"skipped": "another retraining is running"}
@@ -60,6 +68,8 @@ def retrain_once(ctx, force_enabled: bool = False) -> dict:
         except ReleaseError as exc:
             log.warning("retrain failed: %s", exc)
             return {"failed": str(exc)}
+    if outcome.published and flag is not None:
+        clear_flag(ctx.redis)  # the new model has seen the traffic that raised it
     return {"published": outcome.published, "version": outcome.version,
             "previous": outcome.previous,
             "gate": outcome.gate.reason if outcome.gate else None}

@@ -26,6 +26,8 @@ COPY pyproject.toml README.md* ./
 COPY colog ./colog
 COPY enricher ./enricher
 COPY trainer ./trainer
+COPY drift ./drift
+COPY shadow ./shadow
 # The server image already carries CUDA; the default PyPI torch wheel brings its own CUDA runtime.
 RUN python3 -m pip install -q --break-system-packages --upgrade pip uv \
  && uv pip install -q --system --break-system-packages . \

@@ -34,6 +34,8 @@ COPY pyproject.toml README.md* ./
 COPY colog ./colog
 COPY enricher ./enricher
 COPY trainer ./trainer
+COPY drift ./drift
+COPY shadow ./shadow
 
 RUN python -m venv "$VIRTUAL_ENV" \
  && "$VIRTUAL_ENV/bin/python" -m pip install -q --upgrade pip uv \

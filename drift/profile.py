@@ -1,0 +1,65 @@
+"""What a model saw in training: the template frequencies of its training rows.
+
+Written as `profile.json` into the model directory by the retraining path (its documents carry
+`colog.template.id`) and copied into the model's release document in `colog-models`, where the
+drift monitor finds it by the version workers stamp on documents: no worker needs the model
+repository's files. A model trained from files has no Drain ids and so no profile; the monitor
+then compares with a trailing window only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+PROFILE_FILE = "profile.json"
+MAX_STREAMS = 1000  # largest streams kept per profile: a release document stays small
+
+
+def build_profile(template_ids: Iterable[str | None], streams: Iterable[str]) -> dict:
+    overall: Counter = Counter()
+    per_stream: dict[str, Counter] = {}
+    for template, stream in zip(template_ids, streams):
+        if template is None:
+            continue
+        overall[template] += 1
+        per_stream.setdefault(stream, Counter())[template] += 1
+    largest = sorted(per_stream, key=lambda s: -sum(per_stream[s].values()))[:MAX_STREAMS]
+    return {"events": int(sum(overall.values())), "templates": dict(overall),
+            "streams": {s: dict(per_stream[s]) for s in largest}}
+
+
+def write_profile(model_dir: Path, profile: dict) -> Path:
+    path = Path(model_dir) / PROFILE_FILE
+    path.write_text(json.dumps(profile, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def read_profile(model_dir: Path) -> dict | None:
+    """The model directory's profile, or None when it has none (or an unreadable one)."""
+    path = Path(model_dir) / PROFILE_FILE
+    try:
+        profile = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(profile, dict) or not isinstance(profile.get("templates"), dict) \
+            or not profile["templates"]:
+        return None
+    return profile
+
+
+def profile_of_version(client, settings, version: str) -> dict | None:
+    """The profile recorded with the release (or rollback) that made `version` live."""
+    if not client.indices.exists(index=settings.models_index):
+        return None
+    answer = client.search(index=settings.models_index, body={
+        "size": 1, "sort": [{"@timestamp": {"order": "desc"}}],
+        "query": {"bool": {"filter": [{"term": {"version": str(version)}},
+                                      {"terms": {"action": ["release", "rollback"]}}]}}})
+    hits = answer["hits"]["hits"]
+    if not hits:
+        return None
+    profile = hits[0]["_source"].get("profile")
+    return profile if isinstance(profile, dict) and profile.get("templates") else None

@@ -1,0 +1,158 @@
+"""Drift monitor against the real OpenSearch and Redis: a stream whose templates change raises
+drift over the threshold and sets the retrain flag, a stable one does not; the flag gates
+scheduled retraining; the live model's training profile is used as the reference when its
+release recorded one.
+
+The documents are written as the enricher leaves them (status, stream, template id, score,
+model version), with event times spread over the reference and recent windows.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from opensearchpy import helpers
+
+from colog.settings import Settings
+from drift.check import run_check
+from drift.store import FLAG_KEY, clear_flag, read_flag
+from tests.fixtures.enrich import colog_env
+from trainer.scheduled import retrain_once
+
+pytestmark = pytest.mark.integration
+NEWEST = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+
+def _docs(index: str, stream: str, templates: list[str], start: datetime, span_s: float,
+          count: int, seed: int, version: str = "3") -> list[dict]:
+    rng = random.Random(seed)
+    docs = []
+    for i in range(count):
+        at = start + timedelta(seconds=span_s * i / count)
+        docs.append({"_index": index, "_source": {
+            "@timestamp": at.isoformat().replace("+00:00", "Z"), "message": f"event {i}",
+            "colog": {"status": "enriched", "stream": stream, "template": {"id": rng.choice(templates)},
+                      "score": rng.random() * 0.2, "model": {"version": version}}}})
+    return docs
+
+
+@pytest.fixture()
+def drift_settings(opensearch, redis_server, stack_settings):
+    tag = f"{time.time_ns()}"
+    settings = stack_settings.model_copy(update={
+        "index_pattern": f"logs-drifttest-{tag}", "drift_index": f"colog-drift-test-{tag}",
+        "models_index": f"colog-models-drifttest-{tag}", "drift_min_events": 50,
+        "drift_window_s": 3600.0, "drift_reference_s": 86400.0})
+    redis_server.delete(FLAG_KEY)
+    yield settings
+    redis_server.delete(FLAG_KEY)
+    opensearch.indices.delete(index=f"logs-drifttest-{tag},colog-drift-test-{tag},"
+                              f"colog-models-drifttest-{tag}", params={"ignore_unavailable": "true"})
+
+
+def _load(opensearch, settings: Settings, changed_templates: list[str], version: str = "3"):
+    index = settings.index_pattern
+    opensearch.indices.create(index=index, body={"mappings": {"properties": {
+        "@timestamp": {"type": "date"}, "colog": {"properties": {
+            "status": {"type": "keyword"}, "stream": {"type": "keyword"},
+            "template": {"properties": {"id": {"type": "keyword"}}}, "score": {"type": "float"},
+            "model": {"properties": {"version": {"type": "keyword"}}}}}}}})
+    usual = ["t1", "t2", "t3", "t4"]
+    reference_start = NEWEST - timedelta(hours=20)
+    recent_start = NEWEST - timedelta(minutes=50)
+    docs = (_docs(index, "stable", usual, reference_start, 19 * 3600, 400, 1, version)
+            + _docs(index, "stable", usual, recent_start, 50 * 60, 200, 2, version)
+            + _docs(index, "changing", usual, reference_start, 19 * 3600, 400, 3, version)
+            + _docs(index, "changing", changed_templates, recent_start, 50 * 60, 200, 4, version))
+    docs[-1]["_source"]["@timestamp"] = NEWEST.isoformat().replace("+00:00", "Z")
+    helpers.bulk(opensearch, docs, refresh="true")
+
+
+def test_changed_templates_raise_drift_and_the_flag_stable_ones_do_not(opensearch, redis_server,
+                                                                        drift_settings):
+    _load(opensearch, drift_settings, ["n1", "n2", "t1"])
+    report = run_check(opensearch, drift_settings, redis_server)
+    by_stream = {m.stream: m for m in report.measures}
+    changing, stable = by_stream["changing"], by_stream["stable"]
+    assert stable.recent_events == 200 and stable.reference_events == 400
+    assert not stable.drifted, stable
+    assert stable.templates_js < drift_settings.drift_templates_js / 5
+    assert changing.drifted
+    assert {"template_frequencies", "new_templates"} <= set(changing.reasons)
+    assert changing.templates_js >= drift_settings.drift_templates_js
+    assert changing.new_templates == 2 and changing.new_share > 0.5
+    assert changing.unseen_share is None  # no release profile: trailing reference only
+    assert changing.reference_kind == "trailing"
+    # recorded: one document per stream and one for the index, the flag names the stream
+    flag = read_flag(redis_server)
+    assert report.flag_raised and flag["check_id"] == report.check_id
+    assert "changing" in flag["where"] and "stable" not in flag["where"]
+    opensearch.indices.refresh(index=drift_settings.drift_index)
+    stored = opensearch.search(index=drift_settings.drift_index, body={
+        "size": 10, "query": {"term": {"check_id": report.check_id}}})["hits"]["hits"]
+    assert sorted((h["_source"]["scope"], h["_source"]["stream"], h["_source"]["drifted"])
+                  for h in stored) == [("index", None, True), ("stream", "changing", True),
+                                       ("stream", "stable", False)]
+
+
+def test_a_stable_index_raises_no_flag(opensearch, redis_server, drift_settings):
+    _load(opensearch, drift_settings, ["t1", "t2", "t3", "t4"])
+    report = run_check(opensearch, drift_settings, redis_server)
+    assert report.measures and not report.drifted
+    assert read_flag(redis_server) is None and not report.flag_raised
+
+
+def test_scheduled_retraining_obeys_the_flag(opensearch, redis_server, drift_settings):
+    settings = drift_settings.model_copy(update={"retrain_interval_s": 60.0,
+                                                 "retrain_on_drift": True})
+    ctx = SimpleNamespace(settings=settings, client=opensearch, redis=redis_server)
+    _load(opensearch, settings, ["n1", "n2", "t1"])
+    assert retrain_once(ctx) == {"skipped": "no drift flagged (COLOG_RETRAIN_ON_DRIFT=true)"}
+    run_check(opensearch, settings, redis_server)
+    assert read_flag(redis_server) is not None
+    # With the flag set the tick goes on to the export (no analyst labels here, so it stops there)
+    outcome = retrain_once(ctx)
+    assert "no analyst-labelled documents" in outcome["skipped"]
+    assert read_flag(redis_server) is not None  # nothing was published: the flag stays
+    assert clear_flag(redis_server) and read_flag(redis_server) is None
+
+
+def test_the_training_profile_is_the_reference_when_the_release_recorded_one(
+        opensearch, redis_server, drift_settings):
+    from trainer.release import record
+
+    # The live version 5 was trained on t1..t3; the recent traffic also carries t9, never seen.
+    record(opensearch, drift_settings, {"action": "release", "version": "5", "profile": {
+        "events": 300, "templates": {"t1": 100, "t2": 100, "t3": 100},
+        "streams": {"stable": {"t1": 100, "t2": 100, "t3": 100}}}})
+    _load(opensearch, drift_settings, ["t1", "t9"], version="5")
+    report = run_check(opensearch, drift_settings, redis_server, record=False)
+    by_stream = {m.stream: m for m in report.measures}
+    assert {m.reference_kind for m in report.measures} == {"training"}
+    # t4 is in the stable stream's traffic but not in training: a quarter of its events
+    assert by_stream["stable"].unseen_share == pytest.approx(0.25, abs=0.1)
+    assert not by_stream["stable"].drifted
+    assert by_stream["changing"].unseen_share == pytest.approx(0.5, abs=0.1)
+    assert "unseen_templates" in by_stream["changing"].reasons
+    assert read_flag(redis_server) is None  # record=False: a look, not a check
+
+
+def test_colog_drift_prints_the_state_per_stream(opensearch, redis_server, drift_settings):
+    _load(opensearch, drift_settings, ["n1", "n2", "t1"])
+    env = {**colog_env(drift_settings), "COLOG_DRIFT_INDEX": drift_settings.drift_index,
+           "COLOG_DRIFT_MIN_EVENTS": "50", "COLOG_MODELS_INDEX": drift_settings.models_index}
+    import os
+
+    run = subprocess.run([sys.executable, "-m", "colog.cli", "drift", "--record"],
+                         env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if "changing" in line or "stable" in line]
+    assert any("changing" in line and "template_frequencies" in line for line in lines), run.stdout
+    assert any("stable" in line and "none" in line for line in lines), run.stdout
+    assert "retrain flag: set" in run.stdout
