@@ -35,6 +35,7 @@ class EnrichContext:
     templates: TemplateStore
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     redis: object | None = None
+    shadow: object | None = None  # enricher.shadow.ShadowScorer: a candidate scored alongside
     after_write_hooks: list[AfterWrite] = field(default_factory=list)
 
     def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
@@ -52,6 +53,14 @@ class EnrichContext:
         if override is not None:
             return Thresholds(override, override)
         return self.scorer.thresholds(version)
+
+    def shadow_thresholds_for(self, version: str) -> Thresholds:
+        """The candidate's own thresholds: the ones it would use once promoted (an operator's
+        `score_threshold` applies to it as it would after promotion)."""
+        override = self.settings.score_threshold
+        if override is not None:
+            return Thresholds(override, override)
+        return self.shadow.thresholds(version)
 
     def after_write(self, stream, updates, report) -> None:
         for hook in self.after_write_hooks:
@@ -71,8 +80,12 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
     if scorer is None:
         from colog.serving.client import get_client
         from enricher.scorers import TritonScorer
+        from enricher.shadow import ShadowScorer
 
         scorer = TritonScorer(get_client(settings))
+        shadow = ShadowScorer(settings, scorer.spec, WorkerMetrics())
+    else:
+        shadow = None  # a scorer given by the caller (benchmark baseline, tests) runs alone
     use_cache = settings.embedding_cache if use_cache is None else use_cache
     cache = RedisEmbeddingCache(redis_client, settings.embedding_cache_ttl_s) if use_cache \
         else NoCache()
@@ -81,7 +94,7 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
     tokenizer = SemanticTokenizer(max_tokens=scorer.spec.max_tokens)
     templates = TemplateStore(redis_client, settings.drain_state_key)
     ctx = EnrichContext(settings, client, scorer, embedder, tokenizer, templates,
-                        redis=redis_client)
+                        redis=redis_client, shadow=shadow)
     from enricher.hooks import default_hooks
 
     ctx.after_write_hooks.extend(default_hooks())

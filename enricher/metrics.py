@@ -32,6 +32,12 @@ class WorkerMetrics:
                                       "Embeddings served from the cache")
             self.cache_misses = Counter("colog_embedding_cache_misses_total",
                                         "Embeddings computed by the embedder")
+            self.shadow_seconds = Histogram("colog_shadow_seconds",
+                                            "Latency of one shadow model inference call",
+                                            buckets=_BUCKETS)
+            self.shadow_failures = Counter("colog_shadow_failures_total",
+                                           "Shadow inference calls that failed (the live "
+                                           "verdicts were written without shadow fields)")
             self.lag_seconds = Gauge("colog_lag_seconds",
                                      "Age of the oldest pending document")
             self.pending = Gauge("colog_pending_documents", "Documents waiting for a verdict")

@@ -86,6 +86,13 @@ def rows_of(positions: np.ndarray, wanted: list[int]) -> np.ndarray:
     return found
 
 
+def shadow_fields(verdict, version: str) -> dict:
+    """The candidate's verdict under `colog.shadow` (DESIGN section 5), never read by rules."""
+    return {"label": verdict.label, "score": verdict.score,
+            "context": {"label": verdict.context_label, "score": verdict.context_score},
+            "anomaly_type": verdict.anomaly_type, "model": {"version": version}}
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -195,27 +202,40 @@ class StreamPass:
                                       ctx.embedder, self.window, self.mode)
         centre = centre_column(self.window, self.mode)
         rows = scored_positions(modalities.window_index, targets, self.point_only)
-        outputs, version = ctx.predict(modalities.take(rows))
-        target_rows = rows_of(rows, targets)
-        chosen = {name: values[target_rows] for name, values in outputs.items()}
-        context_scores = None
-        if self.point_only:
-            point = np.full(len(buffer), np.nan)
-            point[rows] = event_and_context_scores(outputs["probs"], list(spec.classes))[0]
-            context_scores = neighbour_max(point, modalities.window_index[targets], centre)
+        inputs = modalities.take(rows)
+        outputs, version = ctx.predict(inputs)
         token_strings = [ctx.tokenizer.tokens_of(modalities.tokens[i]) for i in targets]
-        results = verdicts(chosen, list(spec.classes), token_strings,
-                           thresholds=ctx.thresholds_for(version),
-                           context_scores=context_scores)
+
+        def decide(model_outputs, thresholds):
+            target_rows = rows_of(rows, targets)
+            chosen = {name: values[target_rows] for name, values in model_outputs.items()}
+            context_scores = None
+            if self.point_only:
+                point = np.full(len(buffer), np.nan)
+                point[rows] = event_and_context_scores(model_outputs["probs"],
+                                                       list(spec.classes))[0]
+                context_scores = neighbour_max(point, modalities.window_index[targets], centre)
+            return verdicts(chosen, list(spec.classes), token_strings, thresholds=thresholds,
+                            context_scores=context_scores)
+
+        results = decide(outputs, ctx.thresholds_for(version))
+        shadow = ctx.shadow.predict(inputs) if ctx.shadow is not None else None
+        shadow_results = None
+        if shadow is not None:
+            shadow_outputs, shadow_version = shadow
+            shadow_results = decide(shadow_outputs, ctx.shadow_thresholds_for(shadow_version))
         templates = ctx.templates.assign([buffer[i].hit["_source"]["message"] for i in targets])
         enriched_at = _now_iso()
         updates = []
-        for i, verdict, (template_id, template_text) in zip(targets, results, templates):
+        for n, (i, verdict, (template_id, template_text)) in enumerate(
+                zip(targets, results, templates)):
             fields = verdict.as_fields()
             fields.update({"status": STATUS_ENRICHED, "stream": self.stream.key,
                            "template": {"id": template_id, "text": template_text},
                            "model": {"version": version}, "enriched_at": enriched_at,
                            "error": None})
+            if shadow_results is not None:
+                fields["shadow"] = shadow_fields(shadow_results[n], shadow_version)
             updates.append(self._update(buffer[i].hit, fields))
         self.report.scored += len(updates)
         self.report.batches += 1

@@ -47,6 +47,7 @@ MODELS_MAPPING = {"properties": {
     "window": {"properties": {"since": {"type": "date"}, "first": {"type": "date"},
                               "last": {"type": "date"}}},
     "model_dir": {"type": "keyword"}, "content_hash": {"type": "keyword"},
+    "shadow_version": {"type": "keyword"},  # promoted from shadow (shadow/deployment.py)
     # Template ids as keys: stored for the drift monitor, never mapped (no field explosion).
     "profile": {"type": "object", "enabled": False},
 }}

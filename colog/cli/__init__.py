@@ -9,5 +9,6 @@ from colog.cli import serve_cmd  # noqa: F401
 from colog.cli import pipeline_cmd  # noqa: F401
 from colog.cli import feedback_cmd  # noqa: F401
 from colog.cli import drift_cmd  # noqa: F401
+from colog.cli import shadow_cmd  # noqa: F401
 
 __all__ = ["app"]

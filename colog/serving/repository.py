@@ -91,12 +91,16 @@ def live_repository(settings: Any) -> Path:
 # --- configs --------------------------------------------------------------------------------
 
 
-def render_config(model: str, kind: str, parameters: FeatureParameters | None = None) -> str:
-    """The template's config.pbtxt with the instance kind set and, for `colog`, its parameters."""
+def render_config(model: str, kind: str, parameters: FeatureParameters | None = None,
+                  name: str | None = None) -> str:
+    """The template's config.pbtxt with the instance kind set and, for `colog`, its parameters.
+    `name` serves the template under another model name (a shadow candidate)."""
     if kind not in KINDS:
         raise RepositoryError(f"instance kind must be one of {KINDS}, not {kind!r}")
     text = (TEMPLATES / model / "config.pbtxt").read_text(encoding="utf-8")
     text = _KIND.sub(f"kind: {kind}", text)
+    if name is not None:
+        text = re.sub(rf'^name: "{model}"$', f'name: "{name}"', text, count=1, flags=re.M)
     if parameters is not None:
         block = "".join(
             f'parameters: {{ key: "{key}" value: {{ string_value: {json.dumps(value)} }} }}\n'
@@ -114,13 +118,17 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_configs(repo: Path, model: str, kind: str, parameters: FeatureParameters | None) -> None:
+def _write_configs(repo: Path, model: str, kind: str, parameters: FeatureParameters | None,
+                   template: str | None = None) -> None:
+    """Configs of `model`, rendered from `template` (the model's own by default)."""
+    template = template or model
+    name = None if template == model else model
     if parameters is not None:
-        parameters = replace(parameters, thresholds=version_thresholds(repo))
-    _write_atomic(repo / model / "config.pbtxt", render_config(model, kind, parameters))
+        parameters = replace(parameters, thresholds=version_thresholds(repo, model))
+    _write_atomic(repo / model / "config.pbtxt", render_config(template, kind, parameters, name))
     (repo / model / "configs").mkdir(exist_ok=True)
     _write_atomic(repo / model / "configs" / f"{GPU_CONFIG_NAME}.pbtxt",
-                  render_config(model, "KIND_GPU", parameters))
+                  render_config(template, "KIND_GPU", parameters, name))
 
 
 def _copy_if_changed(src: Path, dst: Path) -> None:
@@ -183,11 +191,11 @@ def feature_parameters(model_dir: Path) -> FeatureParameters:
     )
 
 
-def version_thresholds(repo: Path) -> dict[str, Thresholds]:
+def version_thresholds(repo: Path, model: str = COLOG) -> dict[str, Thresholds]:
     """Each numbered version's decision thresholds, read from its model directory."""
     found = {}
-    for version in list_versions(repo):
-        path = repo / COLOG / str(version) / VERSION_MODEL_DIR / DECISION_FILE
+    for version in list_versions(repo, model):
+        path = repo / model / str(version) / VERSION_MODEL_DIR / DECISION_FILE
         try:
             found[str(version)] = Thresholds.from_dict(json.loads(path.read_text("utf-8")))
         except FileNotFoundError:
@@ -209,8 +217,10 @@ def read_version_parameters(repo: Path, version: int) -> FeatureParameters | Non
     return FeatureParameters.from_config(json.loads(path.read_text(encoding="utf-8")))
 
 
-def place_version(repo: Path, model_dir: Path, kind: str | None = None) -> int:
-    """Copy `model_dir` into the repository as the next numbered `colog` version; return it.
+def place_version(repo: Path, model_dir: Path, kind: str | None = None, model: str = COLOG,
+                  first_version: int = 1) -> int:
+    """Copy `model_dir` into the repository as the next numbered version of `model` (`colog`,
+    or a shadow served from the same template); return it.
 
     Validates the model directory first (a malformed one never reaches Triton), writes into a
     staging folder and renames it into place, then points the config parameters at it.
@@ -219,14 +229,15 @@ def place_version(repo: Path, model_dir: Path, kind: str | None = None) -> int:
     kind = kind or (instance_kind(repo) if (repo / COLOG / "config.pbtxt").is_file() else "KIND_CPU")
     if not (repo / COLOG / "config.pbtxt").is_file():
         assemble(repo, kind)
-    folder = repo / COLOG
+    folder = repo / model
+    folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         shutil.copytree(model_dir, staging / VERSION_MODEL_DIR)
         shutil.copyfile(TEMPLATES / COLOG / "model.py", staging / "model.py")
         (staging / "parameters.json").write_text(json.dumps(parameters.as_config()), encoding="utf-8")
-        version = (list_versions(repo) or [0])[-1] + 1
+        version = max((list_versions(repo, model) or [0])[-1] + 1, first_version)
         while True:  # another placer may take the same number: rename fails, try the next one
             try:
                 os.rename(staging, folder / str(version))
@@ -237,5 +248,5 @@ def place_version(repo: Path, model_dir: Path, kind: str | None = None) -> int:
                 version += 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _write_configs(repo, COLOG, kind, parameters)
+    _write_configs(repo, model, kind, parameters, template=COLOG)
     return version

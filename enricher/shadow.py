@@ -1,0 +1,85 @@
+"""The worker's side of shadow evaluation: score each batch with the candidate too.
+
+Whether a shadow runs is Triton's to say: a worker asks at most every `shadow_check_s` whether
+the shadow model is ready, so `colog shadow start`/`stop` reach every worker without a restart
+or any shared state. The candidate sees exactly the rows the live model saw (no second
+embedding). Its failures never touch the live path: the call has no retries, any error is
+counted and logged, the batch is written with live verdicts only, and the shadow is asked
+about again at the next check.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from colog.features.modalities import Modalities
+from colog.verdict import Thresholds
+
+log = logging.getLogger(__name__)
+
+
+class ShadowScorer:
+    def __init__(self, settings, live_spec, metrics, client=None):
+        from colog.serving.client import TritonClient
+
+        self.client = client or TritonClient(settings, model=settings.triton_shadow_model,
+                                             retries=0)
+        self.live_spec = live_spec
+        self.metrics = metrics
+        self.check_s = float(settings.shadow_check_s)
+        self.params = None
+        self._active = False
+        self._checked_at = float("-inf")
+
+    def _refresh(self) -> None:
+        from colog.serving.client import TritonError
+        from colog.serving.repository import RepositoryError
+
+        self._checked_at = time.monotonic()
+        try:
+            ready = self.client.is_model_ready()
+            params = self.client.model_parameters() if ready else None
+        except (TritonError, RepositoryError):
+            ready, params = False, None
+        if ready and not self._compatible(params):
+            log.warning("shadow model %s builds other inputs than the live model (%s vs %s): "
+                        "not scored", self.client.model, params, self.live_spec)
+            ready = False
+        self._active, self.params = ready, params
+
+    def _compatible(self, params) -> bool:
+        spec = self.live_spec
+        return (params.window, params.sequence_mode, params.max_tokens, tuple(params.classes)) \
+            == (spec.window, spec.sequence_mode, spec.max_tokens, tuple(spec.classes))
+
+    def active(self) -> bool:
+        if time.monotonic() - self._checked_at >= self.check_s:
+            self._refresh()
+        return self._active
+
+    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str] | None:
+        """The candidate's outputs for the rows, or None when no shadow runs (or it failed)."""
+        if not self.active():
+            return None
+        from colog.serving.client import TritonError
+
+        started = time.perf_counter()
+        try:
+            answer = self.client.infer(modalities.tokens, modalities.sequence,
+                                       modalities.sequence_mask)
+        except (TritonError, ValueError) as exc:
+            self.metrics.shadow_failures.inc()
+            log.warning("shadow model %s failed, live verdicts written without it: %s",
+                        self.client.model, exc)
+            self._active, self._checked_at = False, time.monotonic()
+            return None
+        self.metrics.shadow_seconds.observe(time.perf_counter() - started)
+        return answer
+
+    def thresholds(self, version: str) -> Thresholds:
+        if self.params is None or str(version) not in self.params.thresholds:
+            self.params = self.client.model_parameters()
+        return self.params.thresholds_of(version)
