@@ -4,7 +4,9 @@ The JSON files are complete monitor definitions that work as they are (5-minute 
 threshold 1). `render_monitor` applies the settings: the interval (`alert_interval_minutes`,
 used for both the schedule and the look-back window on `colog.enriched_at`), the threshold of
 the log monitors (`alert_min_anomalies`), the threshold of the incident monitor
-(`alert_min_incidents`) and the index names (`index_pattern`, `incidents_index`).
+(`alert_min_incidents`) and the index names (`index_pattern`, `incidents_index`,
+`drift_index`). The drift monitor fires on any drifted measure: its thresholds are the drift
+monitor's own (`drift_*` settings).
 
 Windows are on `colog.enriched_at`, not `@timestamp`: the enricher scores an event only once its
 following context exists, so a window on event time would miss late verdicts; a window on
@@ -31,6 +33,7 @@ MONITORS_DIR = PROJECT_ROOT / "dashboards" / "monitors"
 ALERTING_COMPONENT = "opensearch-alerting"
 DEFAULT_LOG_PATTERN = "logs-*"
 DEFAULT_INCIDENTS = "colog-incidents"
+DEFAULT_DRIFT = "colog-drift"
 _WINDOW = re.compile(r"\|\|-\d+m$")
 _THRESHOLD = re.compile(r">=\s*\d+")
 
@@ -79,7 +82,13 @@ def _trigger(entry: dict) -> dict:
     return entry.get("query_level_trigger") or entry.get("bucket_level_trigger") or entry
 
 
+def is_drift_monitor(monitor: dict) -> bool:
+    return any("drift" in index for index in _indices(monitor))  # rendered or not
+
+
 def threshold_of(monitor: dict, settings: Any) -> int:
+    if is_drift_monitor(monitor):
+        return 1  # one stream over a drift threshold is worth a look; the thresholds are in drift_*
     if is_incident_monitor(monitor):
         return int(settings.alert_min_incidents)
     return int(settings.alert_min_anomalies)
@@ -99,9 +108,9 @@ def render_monitor(monitor: dict, settings: Any) -> dict:
     incidents = settings.incidents_index
     for entry in rendered["inputs"]:
         search = entry["search"]
-        search["indices"] = [log_pattern if i == DEFAULT_LOG_PATTERN else
-                             incidents if i == DEFAULT_INCIDENTS else i
-                             for i in search["indices"]]
+        names = {DEFAULT_LOG_PATTERN: log_pattern, DEFAULT_INCIDENTS: incidents,
+                 DEFAULT_DRIFT: settings.drift_index}
+        search["indices"] = [names.get(i, i) for i in search["indices"]]
         search["query"] = _map_strings(
             search["query"], lambda text: _WINDOW.sub(f"||-{minutes}m", text))
     for entry in rendered["triggers"]:

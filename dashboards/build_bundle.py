@@ -17,7 +17,7 @@ from pathlib import Path
 
 BUNDLE = Path(__file__).resolve().parent / "colog.ndjson"
 
-LOGS, INC = "colog-logs", "colog-incidents"
+LOGS, INC, DRIFT = "colog-logs", "colog-incidents", "colog-drift"
 ANOMALIES = "colog.anomaly_type:(point OR collective OR both)"
 REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 
@@ -96,6 +96,11 @@ def build_objects() -> list[dict]:
                     "references": [], "migrationVersion": {"index-pattern": "7.6.0"}})
     objects.append({"id": INC, "type": "index-pattern",
                     "attributes": {"title": "colog-incidents", "timeFieldName": "@timestamp",
+                                   "fields": "[]"},
+                    "references": [], "migrationVersion": {"index-pattern": "7.6.0"}})
+
+    objects.append({"id": DRIFT, "type": "index-pattern",
+                    "attributes": {"title": "colog-drift", "timeFieldName": "@timestamp",
                                    "fields": "[]"},
                     "references": [], "migrationVersion": {"index-pattern": "7.6.0"}})
 
@@ -187,6 +192,50 @@ def build_objects() -> list[dict]:
          metric("7", "max", "mean_score", label="mean context score")],
         "status:open", index=INC))
 
+    objects.append(vis(
+        "colog-drift-streams", "CoLog: model drift per stream",
+        "Worst drift measures of each stream over the time range (colog-drift): template "
+        "frequencies (JS), share of new and of never-trained templates, score distribution (JS).",
+        "table", dict(TABLE_PARAMS),
+        [terms("1", "bucket", "stream", 50, order_by="2", label="stream"),
+         metric("2", "max", "templates.js", label="templates JS"),
+         metric("3", "max", "templates.new_share", label="new template share"),
+         metric("4", "max", "templates.unseen_share", label="unseen in training"),
+         metric("5", "max", "score.js", label="score JS"),
+         metric("6", "max", "events.recent", label="recent events")],
+        "scope:stream", index=DRIFT))
+
+    drift_time = axes("divergence / share")
+    drift_time["seriesParams"] = [series("1", "templates JS", "normal"),
+                                  series("2", "unseen in training", "normal"),
+                                  series("3", "score JS", "normal")]
+    for entry in drift_time["seriesParams"]:
+        entry["type"] = "line"
+    objects.append(vis(
+        "colog-drift-over-time", "CoLog: drift of each index over time",
+        "Per drift check, the worst index-level measures: template-frequency and score "
+        "divergence, share of events whose template the live model never saw.",
+        "line", drift_time,
+        [metric("1", "max", "templates.js", label="templates JS"),
+         metric("2", "max", "templates.unseen_share", label="unseen in training"),
+         metric("3", "max", "score.js", label="score JS"),
+         {"id": "4", "enabled": True, "type": "date_histogram", "schema": "segment",
+          "params": {"field": "@timestamp", "useNormalizedOpenSearchInterval": True,
+                     "interval": "auto", "drop_partials": False, "min_doc_count": 1,
+                     "extended_bounds": {}}}],
+        "scope:index", index=DRIFT))
+
+    objects.append(vis(
+        "colog-shadow-agreement", "CoLog: shadow candidate vs live verdicts",
+        "Events scored by both the live model and the candidate in shadow: live verdict, "
+        "candidate verdict, count, per shadow version.",
+        "table", dict(TABLE_PARAMS),
+        [metric("1", "count", label="events"),
+         terms("2", "bucket", "colog.shadow.model.version", 5, label="shadow version"),
+         terms("3", "bucket", "colog.label", 2, label="live"),
+         terms("4", "bucket", "colog.shadow.label", 2, label="shadow")],
+        "_exists_:colog.shadow.model.version"))
+
     objects.append({
         "id": "colog-anomalies-search", "type": "search",
         "attributes": {
@@ -212,6 +261,9 @@ def build_objects() -> list[dict]:
         ("colog-score-distribution", "visualization", 0, 44, 24, 14),
         ("colog-open-incidents", "visualization", 24, 44, 24, 14),
         ("colog-anomalies-search", "search", 0, 58, 48, 18),
+        ("colog-drift-over-time", "visualization", 0, 76, 24, 14),
+        ("colog-drift-streams", "visualization", 24, 76, 24, 14),
+        ("colog-shadow-agreement", "visualization", 0, 90, 24, 12),
     ]
     panels, refs = [], []
     for n, (obj_id, obj_type, x, y, w, h) in enumerate(layout):
@@ -224,7 +276,8 @@ def build_objects() -> list[dict]:
         "attributes": {
             "title": "CoLog: anomalies and incidents",
             "description": "Point and collective anomalies found by CoLog, their hosts, templates, "
-                           "modality attention, scores and open incidents.",
+                           "modality attention, scores and open incidents; model drift and the "
+                           "shadow candidate.",
             "hits": 0, "timeRestore": False, "version": 1,
             "optionsJSON": json.dumps({"hidePanelTitles": False, "useMargins": True}),
             "panelsJSON": json.dumps(panels, separators=(",", ":")),

@@ -75,6 +75,9 @@ def enriched_docs(enriched_at: str | None = None) -> list[dict]:
                 "stream": stream_of(host), "model": {"version": "1"},
                 "enriched_at": enriched_at,
             }}})
+        if number % 3 == 0:  # a candidate in shadow scored every third event
+            hits[-1]["_source"]["colog"]["shadow"] = {
+                "label": "normal" if kind == "point" else label, "model": {"version": "7"}}
     for number, status in ((900, "failed"), (901, "pending")):
         hits.append({"_id": f"doc-{number}", "_source": {
             "@timestamp": ts("10:30"), "message": "\x00\x01", "host": {"name": "host-a"},
@@ -137,12 +140,12 @@ def run(client, bundle, vis_id, index, **kwargs) -> list[dict]:
 
 def test_every_saved_object_parses_and_references_resolve(bundle):
     kinds = sorted(obj["type"] for obj in bundle)
-    assert kinds.count("visualization") == 7
-    assert kinds.count("index-pattern") == 2 and kinds.count("dashboard") == 1
+    assert kinds.count("visualization") == 10
+    assert kinds.count("index-pattern") == 3 and kinds.count("dashboard") == 1
     assert kinds.count("search") == 1
     assert so.reference_problems(bundle) == []
     titles = {obj["attributes"]["title"] for obj in bundle if obj["type"] == "index-pattern"}
-    assert titles == {"logs-*", "colog-incidents"}
+    assert titles == {"logs-*", "colog-incidents", "colog-drift"}
     dashboard = so.by_id(bundle)["colog-dashboard"]
     on_dashboard = {ref["id"] for ref in dashboard["references"]}
     assert on_dashboard == {obj["id"] for obj in bundle
@@ -264,10 +267,60 @@ def test_open_incidents_table(opensearch, bundle, incidents_index):
     assert everything == 5  # a: 1 closed; b: 2 closed + 1 open; c: 1 open
 
 
+@pytest.fixture(scope="module")
+def drift_index(opensearch):
+    """colog-drift as two drift checks would leave it (one hour apart)."""
+    from colog.settings import Settings
+    from drift.store import write_checks
+
+    index = f"colog-drift-dash-{uuid.uuid4().hex[:8]}"
+    docs = []
+    for hhmm, js_a, js_b, unseen in (("10:00", 0.1, 0.2, 0.05), ("11:00", 0.7, 0.3, 0.4)):
+        docs.append({"@timestamp": ts(hhmm), "scope": "index", "index": "logs-x",
+                     "templates": {"js": max(js_a, js_b), "unseen_share": unseen},
+                     "score": {"js": js_a / 2}, "events": {"recent": 300}, "drifted": js_a > .5})
+        for stream, js in (("a", js_a), ("b", js_b)):
+            docs.append({"@timestamp": ts(hhmm), "scope": "stream", "index": "logs-x",
+                         "stream": stream, "templates": {"js": js, "new_share": js / 2,
+                                                         "unseen_share": unseen},
+                         "score": {"js": js / 4}, "events": {"recent": 150},
+                         "drifted": js > .5})
+    write_checks(opensearch, Settings(drift_index=index), docs)
+    yield index
+    opensearch.indices.delete(index=index, ignore_unavailable=True)
+
+
+def test_drift_per_stream_table(opensearch, bundle, drift_index):
+    got = run(opensearch, bundle, "colog-drift-streams", drift_index)
+    assert [(row["1"], round(row["2"], 2), round(row["3"], 2), round(row["4"], 2),
+             round(row["5"], 3), row["6"]) for row in got] == [
+        ("a", 0.7, 0.35, 0.4, 0.175, 150), ("b", 0.3, 0.15, 0.4, 0.075, 150)]
+
+
+def test_drift_over_time_line(opensearch, bundle, drift_index):
+    got = run(opensearch, bundle, "colog-drift-over-time", drift_index, interval="1h")
+    assert [(row["4"], round(row["1"], 2), round(row["2"], 2), round(row["3"], 2))
+            for row in got] == [(epoch_ms("10:00"), 0.2, 0.05, 0.05),
+                                (epoch_ms("11:00"), 0.7, 0.4, 0.35)]
+
+
+def test_shadow_agreement_table(opensearch, bundle, logs_index):
+    got = run(opensearch, bundle, "colog-shadow-agreement", logs_index)
+    expected: dict = {}
+    for hit in enriched_docs():
+        colog = hit["_source"].get("colog", {})
+        if "shadow" in colog:
+            key = ("7", colog["label"], colog["shadow"]["label"])
+            expected[key] = expected.get(key, 0) + 1
+    assert {(row["2"], row["3"], row["4"]): row["1"] for row in got} == expected
+    assert any(live != shadow for _, live, shadow in expected)  # the table shows flips
+
+
 def test_every_visualization_is_covered(bundle):
     tested = {"colog-anomalies-over-time", "colog-anomalies-host-heatmap",
               "colog-anomalies-host-stream", "colog-top-templates",
-              "colog-modality-attention", "colog-score-distribution", "colog-open-incidents"}
+              "colog-modality-attention", "colog-score-distribution", "colog-open-incidents",
+              "colog-drift-streams", "colog-drift-over-time", "colog-shadow-agreement"}
     assert {obj["id"] for obj in bundle if obj["type"] == "visualization"} == tested
 
 

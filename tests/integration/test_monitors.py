@@ -23,8 +23,8 @@ from tests.integration.test_dashboards import create_logs_index, enriched_docs, 
 
 pytestmark = pytest.mark.integration
 
-POINT, PER_HOST, INCIDENTS = ("CoLog: point anomalies", "CoLog: point anomalies per host",
-                              "CoLog: new collective incidents")
+POINT, PER_HOST, INCIDENTS, DRIFT = ("CoLog: point anomalies", "CoLog: point anomalies per host",
+                                     "CoLog: new collective incidents", "CoLog: model drift")
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +36,28 @@ def data(opensearch):
     create_logs_index(opensearch, logs, hits)
     settings = Settings(
         index_pattern=logs, incidents_index=incidents, incident_quiet_period_s=300.0,
-        alert_interval_minutes=10, alert_min_anomalies=4, alert_min_incidents=1)
+        alert_interval_minutes=10, alert_min_anomalies=4, alert_min_incidents=1,
+        drift_index=f"colog-drift-mon-{suffix}")
+    from drift.store import write_checks
+
+    checked = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_checks(opensearch, settings, [  # one drifted stream and a calm one, checked just now
+        {"@timestamp": checked, "scope": "stream", "stream": "s1", "drifted": True,
+         "reasons": ["template_frequencies"], "templates": {"js": 0.8}},
+        {"@timestamp": checked, "scope": "stream", "stream": "s2", "drifted": False,
+         "reasons": [], "templates": {"js": 0.1}}])
     for host in ("host-a", "host-b", "host-c"):
         stream = [h for h in hits if h["_source"]["host"]["name"] == host]
         update_incidents(opensearch, settings, stream_of(host), stream)
     opensearch.indices.refresh(index=incidents)
     yield settings
-    opensearch.indices.delete(index=f"{logs},{incidents}", ignore_unavailable=True)
+    opensearch.indices.delete(index=f"{logs},{incidents},{settings.drift_index}",
+                              ignore_unavailable=True)
 
 
 def test_definitions_load_and_render_from_settings():
     definitions = mon.load_monitors()
-    assert {m["name"] for m in definitions} == {POINT, PER_HOST, INCIDENTS}
+    assert {m["name"] for m in definitions} == {POINT, PER_HOST, INCIDENTS, DRIFT}
     assert {m["monitor_type"] for m in definitions} == {"query_level_monitor",
                                                         "bucket_level_monitor"}
     settings = Settings(alert_interval_minutes=15, alert_min_anomalies=7,
@@ -65,6 +75,11 @@ def test_definitions_load_and_render_from_settings():
     assert incident["inputs"][0]["search"]["indices"] == ["inc"]
     assert incident["triggers"][0]["query_level_trigger"]["condition"]["script"][
         "source"].endswith(">= 1")  # alert_min_incidents defaults to 1
+    drift = mon.render_monitor([m for m in definitions if m["name"] == DRIFT][0],
+                               settings.model_copy(update={"drift_index": "my-drift"}))
+    assert drift["inputs"][0]["search"]["indices"] == ["my-drift"]
+    assert drift["triggers"][0]["query_level_trigger"]["condition"]["script"][
+        "source"].endswith(">= 1")  # any drifted measure, whatever alert_min_anomalies says
 
 
 def test_bad_definitions_and_settings_are_rejected(tmp_path):
@@ -88,10 +103,11 @@ def test_each_monitor_triggers_on_enriched_data(opensearch, data):
         "CoLog: point anomalies found": True,  # 9 point anomalies >= 4
         "CoLog: host over the anomaly threshold": [("host-a",), ("host-b",)],  # 4, 5; c has 0
         "CoLog: new collective incident": True,  # 5 incidents created just now
+        "CoLog: model drift detected": True,  # one drifted stream checked just now
     }
     if mon.alerting_available(opensearch):
         report = mon.install_monitors(opensearch, data)
-        assert report.available and len(report.created) + len(report.updated) == 3
+        assert report.available and len(report.created) + len(report.updated) == 4
         results = {}
         for monitor_id in report.ids.values():
             results.update(mon.triggered(mon.execute_monitor(opensearch, monitor_id)))
@@ -122,7 +138,8 @@ def test_monitors_do_not_fire_outside_their_window(opensearch, data):
                                              data, now_ms=a_day_later))
     assert results == {"CoLog: point anomalies found": False,
                        "CoLog: host over the anomaly threshold": [],
-                       "CoLog: new collective incident": False}
+                       "CoLog: new collective incident": False,
+                       "CoLog: model drift detected": False}
 
 
 def test_threshold_from_settings_changes_what_triggers(opensearch, data):
