@@ -1,5 +1,5 @@
-"""`python -m colog.cli`: the same as the `colog` console script."""
+"""`python -m colog.cli`: the `colog` command from this checkout (tests run it this way)."""
 
 from colog.cli import app
 
-app()
+app(prog_name="colog")

@@ -21,6 +21,19 @@ def _client():
     return make_client(get_settings())
 
 
+def _ping_redis(settings) -> None:
+    """Celery retries an unreachable broker at start-up for many minutes, logging each try; a
+    worker or beat that cannot reach Redis now fails in one line instead (colog/cli/errors.py)
+    and its supervisor restarts it. Once running, Celery's reconnects ride out a Redis restart."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
 @app.command()
 def setup(
     dashboards: Optional[str] = typer.Option(None, help="OpenSearch Dashboards URL to import "
@@ -82,7 +95,8 @@ def ingest(
         err.print(f"[red]no such file: {file}[/red]")
         raise typer.Exit(2)
     client = _client()
-    with tqdm(unit="line", desc=f"ingest {file.name}") as bar:
+    # The bar appears after half a second, so a command that fails at once prints one line.
+    with tqdm(unit="line", desc=f"ingest {file.name}", delay=0.5) as bar:
         try:
             report = ingest_file(client, file, index, fmt=format, host=host,
                                  labels_as_feedback=labels_as_feedback, format_spec=format_spec,
@@ -149,6 +163,7 @@ def worker(
     from enricher.health import start_heartbeat_thread
 
     settings = get_settings()
+    _ping_redis(settings)
     start_http_server(settings.metrics_port)
     start_heartbeat_thread(settings)
     celery_app.worker_main(["worker", f"--loglevel={loglevel}", "--pool=threads",
@@ -162,7 +177,9 @@ def beat(loglevel: str = typer.Option("INFO")) -> None:
     from colog.settings import get_settings
     from enricher.celery_app import app as celery_app
 
-    schedule = Path(get_settings().cache_dir) / "celerybeat-schedule"
+    settings = get_settings()
+    _ping_redis(settings)
+    schedule = Path(settings.cache_dir) / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
 

@@ -30,7 +30,12 @@ _RETRY_STATUS = {"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "502"
 
 
 class TritonError(Exception):
-    """Triton answered with an error, or could not be asked."""
+    """Triton answered with an error, or could not be asked. `url` names the server (the CLI's
+    one-line error reports it), empty when unknown."""
+
+    def __init__(self, message: str = "", url: str = ""):
+        super().__init__(message)
+        self.url = url
 
 
 class TritonUnavailable(TritonError):
@@ -41,13 +46,14 @@ class ModelNotReady(TritonError):
     """The requested model or version is not loaded on the server."""
 
     def __init__(self, model: str, url: str, version: str = "", detail: str = ""):
-        self.model, self.url, self.version = model, url, version
+        self.model, self.version, self.detail = model, version, detail
         what = f"model '{model}'" + (f" version {version}" if version else "")
         super().__init__(
             f"{what} is not ready on Triton at {url}"
             + (f" ({detail})" if detail else "")
             + ". Place and load a model with `colog serve --model MODEL_DIR`, "
-            "or check `colog stack status`."
+            "or check `colog stack status`.",
+            url,
         )
 
 
@@ -122,7 +128,8 @@ class TritonClient:
                               or "unknown model" in message.lower()):
                     raise ModelNotReady(model, self.url, version, message) from exc
                 if status not in _RETRY_STATUS:
-                    raise TritonError(f"Triton at {self.url}: {what} failed: {message}") from exc
+                    raise TritonError(f"Triton at {self.url}: {what} failed: {message}",
+                                      self.url) from exc
                 error: Exception = exc
             except (ConnectionError, OSError, TimeoutError) as exc:  # HTTP transport errors
                 error = exc
@@ -130,7 +137,8 @@ class TritonClient:
             if attempt >= self.retries:
                 raise TritonUnavailable(
                     f"Triton at {self.url} ({self.protocol}) unreachable for {what} after "
-                    f"{attempt + 1} attempts: {error}. Is it running? `colog stack status`"
+                    f"{attempt + 1} attempts: {error}. Is it running? `colog stack status`",
+                    self.url,
                 ) from error
             time.sleep(self.backoff_s * (2 ** attempt))
             attempt += 1
