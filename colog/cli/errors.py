@@ -206,8 +206,11 @@ class FailWell(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise  # typer.Exit and usage errors already say what they mean
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort,
+                click.ClickException):
+            # A deliberate exit and usage errors already say what they mean, even when raised
+            # `from` a server's error (typer's Exit is its own class, not click's).
+            raise
         except Exception as exc:
             settings = _settings()
             failure = classify(exc, settings)

@@ -127,3 +127,30 @@ def test_no_secret_reaches_the_line():
                    "answered 500 (echo hunter2-long and r3dis-pass)", "hint", 10).line()
     assert "hunter2-long" not in _scrub(line, s) and "r3dis-pass" not in _scrub(line, s)
     assert _scrub(line, s).count("***") == 2
+
+
+def test_a_deliberate_exit_raised_from_a_server_error_keeps_its_own_code():
+    """`raise typer.Exit(2) from NotFoundError(...)` is a command's own verdict on bad input
+    (no such document), not a server failure: the command group must not turn it into 10."""
+    import typer
+    from typer.testing import CliRunner
+
+    from colog.cli.errors import FailWell
+
+    demo = typer.Typer(cls=FailWell)
+
+    @demo.command()
+    def find() -> None:
+        try:
+            raise os_exc.NotFoundError(404, "document_missing_exception", {})
+        except os_exc.NotFoundError as exc:
+            typer.echo("no document with id 'x'", err=True)
+            raise typer.Exit(2) from exc
+
+    @demo.command()
+    def other() -> None:
+        raise os_exc.NotFoundError(404, "index_not_found_exception", {})
+
+    result = CliRunner().invoke(demo, ["find"])
+    assert result.exit_code == 2
+    assert CliRunner().invoke(demo, ["other"]).exit_code == EXIT_OPENSEARCH
