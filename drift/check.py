@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from drift.measures import DriftMeasure, DriftThresholds, WindowCounts, measure
 from drift.profile import profile_of_version
 from drift.store import read_flag, set_flag, write_checks
-from drift.windows import IndexWindows, bounds_for, newest_events, read_windows
+from drift.windows import IndexWindows, newest_events, read_windows
 
 
 @dataclass
@@ -46,13 +46,21 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _profile_for(client, settings, version: str | None) -> dict | None:
+def _profile_for(client, settings, version: str | None) -> tuple[dict | None, str]:
+    """The live version's training profile when it can serve as a reference, and why not."""
     if settings.drift_reference == "trailing" or version is None:
-        return None
-    return profile_of_version(client, settings, version)
+        return None, ""
+    profile = profile_of_version(client, settings, version)
+    if profile is None:
+        return None, f"no training profile recorded for version {version}"
+    if not profile.get("complete"):
+        return None, (f"version {version} was fine-tuned from a model trained outside "
+                      "OpenSearch: its training profile is partial")
+    return profile, ""
 
 
-def measure_index(windows: IndexWindows, profile: dict | None, settings) -> list[DriftMeasure]:
+def measure_index(windows: IndexWindows, profile: dict | None, settings,
+                  why_not: str = "") -> list[DriftMeasure]:
     limits = thresholds_of(settings)
     use_training = profile is not None and settings.drift_reference in ("auto", "training")
     trained = set(profile["templates"]) if profile is not None else None
@@ -72,15 +80,15 @@ def measure_index(windows: IndexWindows, profile: dict | None, settings) -> list
                             kind, trained, limits))
     if settings.drift_reference == "training" and profile is None:
         for row in rows:
-            row.note = "; ".join(filter(None, [row.note, "no training profile for the live "
-                                               "model: compared with the trailing window"]))
+            row.note = "; ".join(filter(None, [row.note, f"{why_not or 'no training profile'}:"
+                                               " compared with the trailing window"]))
     return rows
 
 
 def as_doc(m: DriftMeasure, windows: IndexWindows, check_id: str, at: str) -> dict:
     return {"@timestamp": at, "check_id": check_id, "scope": m.scope, "index": m.index,
             "stream": m.stream, "model": {"version": windows.model_version},
-            "reference_kind": m.reference_kind, **windows.bounds.as_doc(),
+            "reference_kind": m.reference_kind, "windows": windows.bounds_of(m.stream).as_doc(),
             "events": {"recent": m.recent_events, "reference": m.reference_events},
             "templates": {"js": m.templates_js, "new": m.new_templates, "new_share": m.new_share,
                           "unseen_share": m.unseen_share},
@@ -92,13 +100,13 @@ def as_doc(m: DriftMeasure, windows: IndexWindows, check_id: str, at: str) -> di
 def run_check(client, settings, redis=None, record: bool = True) -> DriftReport:
     """Measure now; with `record`, write the measures and raise the flag on drift."""
     report = DriftReport(uuid.uuid4().hex[:12], _now_iso())
-    for index, newest in sorted(newest_events(client, settings.index_pattern).items()):
-        bounds = bounds_for(newest, settings.drift_window_s, settings.drift_reference_s)
-        windows = read_windows(client, index, bounds, settings.drift_max_streams,
-                               settings.drift_max_templates)
+    found = newest_events(client, settings.index_pattern, settings.drift_max_streams)
+    for index, newest in sorted(found.items()):
+        windows = read_windows(client, index, newest, settings.drift_window_s,
+                               settings.drift_reference_s, settings.drift_max_templates)
         report.windows[index] = windows
-        profile = _profile_for(client, settings, windows.model_version)
-        report.measures.extend(measure_index(windows, profile, settings))
+        profile, why_not = _profile_for(client, settings, windows.model_version)
+        report.measures.extend(measure_index(windows, profile, settings, why_not))
     if record and report.measures:
         docs = []
         for m in report.measures:

@@ -5,6 +5,11 @@ Written as `profile.json` into the model directory by the retraining path (its d
 drift monitor finds it by the version workers stamp on documents: no worker needs the model
 repository's files. A model trained from files has no Drain ids and so no profile; the monitor
 then compares with a trailing window only.
+
+A fine-tuned model also learned what its parent learned: its profile adds the parent's, and is
+`complete` only if the parent's was. A model fine-tuned from one trained from files (no
+profile) gets an incomplete profile, which the monitor does not use as a reference: templates
+the parent saw would count as unseen.
 """
 
 from __future__ import annotations
@@ -26,9 +31,25 @@ def build_profile(template_ids: Iterable[str | None], streams: Iterable[str]) ->
             continue
         overall[template] += 1
         per_stream.setdefault(stream, Counter())[template] += 1
+    return _limited(overall, per_stream, complete=True)
+
+
+def _limited(overall: Counter, per_stream: dict[str, Counter], complete: bool) -> dict:
     largest = sorted(per_stream, key=lambda s: -sum(per_stream[s].values()))[:MAX_STREAMS]
     return {"events": int(sum(overall.values())), "templates": dict(overall),
-            "streams": {s: dict(per_stream[s]) for s in largest}}
+            "streams": {s: dict(per_stream[s]) for s in largest}, "complete": complete}
+
+
+def fine_tuned_profile(parent: dict | None, own: dict) -> dict:
+    """The profile of a model fine-tuned from `parent` (None: the parent has no profile)."""
+    if parent is None:
+        return {**own, "complete": False}
+    overall = Counter(parent.get("templates", {})) + Counter(own["templates"])
+    per_stream: dict[str, Counter] = {}
+    for source in (parent.get("streams", {}), own["streams"]):
+        for stream, counts in source.items():
+            per_stream[stream] = per_stream.get(stream, Counter()) + Counter(counts)
+    return _limited(overall, per_stream, complete=bool(parent.get("complete")))
 
 
 def write_profile(model_dir: Path, profile: dict) -> Path:

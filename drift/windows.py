@@ -1,10 +1,11 @@
 """The recent and reference windows of every index and stream, counted by the engine.
 
-Windows are in event time (`@timestamp`) and end at the newest event of each index, not at the
-wall clock: a replayed or delayed index is judged on its own timeline, and an index that went
-quiet is judged on its last hour rather than on nothing. Only enriched events count (they carry
-the template id and the score). Two searches per check, whatever the volume: the newest event
-per index, then one aggregation of templates and score bins per index, window and stream.
+Windows are in event time (`@timestamp`) and end at the newest enriched event of each stream
+(of each index, for the index as a whole), not at the wall clock: a replayed, backfilled or
+delayed stream, or one whose host clock is off, is judged on its own timeline, and a stream that
+went quiet is judged on its last hour rather than on nothing. Only enriched events count (they
+carry the template id and the score). The engine does the counting: one search for the newest
+events, then one per index and per `STREAMS_PER_SEARCH` streams, whatever the volume.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from colog.fields import STATUS_ENRICHED
 from drift.measures import SCORE_BIN, WindowCounts
 
 RECENT, REFERENCE = "recent", "reference"
+STREAMS_PER_SEARCH = 20  # keeps one answer far below the engine's bucket limit
 
 
 @dataclass
@@ -38,24 +40,42 @@ class IndexWindows:
     reference: WindowCounts
     model_version: str | None          # the version that scored most recent events
     streams: dict[str, tuple[WindowCounts, WindowCounts]] = field(default_factory=dict)
+    stream_bounds: dict[str, Bounds] = field(default_factory=dict)
+
+    def bounds_of(self, stream: str | None) -> Bounds:
+        return self.bounds if stream is None else self.stream_bounds[stream]
 
 
 def _enriched(extra: list[dict] | None = None) -> dict:
     return {"bool": {"filter": [{"term": {"colog.status": STATUS_ENRICHED}}, *(extra or [])]}}
 
 
-def newest_events(client, pattern: str) -> dict[str, datetime]:
-    """Newest enriched event time per concrete index of the pattern."""
+def _time(value_ms: float) -> datetime:
+    return datetime.fromtimestamp(value_ms / 1000, tz=timezone.utc)
+
+
+@dataclass
+class Newest:
+    index: datetime
+    streams: dict[str, datetime]
+
+
+def newest_events(client, pattern: str, max_streams: int) -> dict[str, Newest]:
+    """Newest enriched event time per concrete index of the pattern, and per stream in it."""
+    newest = {"newest": {"max": {"field": "@timestamp"}}}
     answer = client.search(index=pattern, body={
         "size": 0, "query": _enriched(),
-        "aggs": {"indices": {"terms": {"field": "_index", "size": 1000},
-                             "aggs": {"newest": {"max": {"field": "@timestamp"}}}}}},
+        "aggs": {"indices": {"terms": {"field": "_index", "size": 1000}, "aggs": {
+            **newest, "streams": {"terms": {"field": "colog.stream", "size": max_streams},
+                                  "aggs": newest}}}}},
         params={"ignore_unavailable": "true", "allow_no_indices": "true"})
     found = {}
     for bucket in answer.get("aggregations", {}).get("indices", {}).get("buckets", []):
-        value = bucket["newest"].get("value")
-        if value is not None:
-            found[bucket["key"]] = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        if bucket["newest"].get("value") is None:
+            continue
+        streams = {str(b["key"]): _time(b["newest"]["value"])
+                   for b in bucket["streams"]["buckets"] if b["newest"].get("value") is not None}
+        found[bucket["key"]] = Newest(_time(bucket["newest"]["value"]), streams)
     return found
 
 
@@ -65,12 +85,15 @@ def bounds_for(newest: datetime, window_s: float, reference_s: float) -> Bounds:
     return Bounds(recent_start - timedelta(seconds=reference_s), recent_start, end)
 
 
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
 def _window_aggs(bounds: Bounds, max_templates: int) -> dict:
-    ms = lambda t: int(t.timestamp() * 1000)  # noqa: E731
     return {"windows": {
         "range": {"field": "@timestamp", "ranges": [
-            {"key": REFERENCE, "from": ms(bounds.reference_start), "to": ms(bounds.recent_start)},
-            {"key": RECENT, "from": ms(bounds.recent_start), "to": ms(bounds.end)}]},
+            {"key": REFERENCE, "from": _ms(bounds.reference_start), "to": _ms(bounds.recent_start)},
+            {"key": RECENT, "from": _ms(bounds.recent_start), "to": _ms(bounds.end)}]},
         "aggs": {"templates": {"terms": {"field": "colog.template.id", "size": max_templates}},
                  "scores": {"histogram": {"field": "colog.score", "interval": SCORE_BIN,
                                           "min_doc_count": 1}},
@@ -94,20 +117,25 @@ def _split(windows: dict) -> tuple[WindowCounts, WindowCounts, str | None]:
     return recent, reference, (str(versions[0]["key"]) if versions else None)
 
 
-def read_windows(client, index: str, bounds: Bounds, max_streams: int,
+def read_windows(client, index: str, newest: Newest, window_s: float, reference_s: float,
                  max_templates: int) -> IndexWindows:
-    aggs = _window_aggs(bounds, max_templates)
+    bounds = bounds_for(newest.index, window_s, reference_s)
     answer = client.search(index=index, body={
-        "size": 0,
-        "query": _enriched([{"range": {"@timestamp": {
-            "gte": int(bounds.reference_start.timestamp() * 1000),
-            "lt": int(bounds.end.timestamp() * 1000), "format": "epoch_millis"}}}]),
-        "aggs": {**aggs, "streams": {"terms": {"field": "colog.stream", "size": max_streams},
-                                     "aggs": aggs}}})
-    result = answer["aggregations"]
-    recent, reference, version = _split(result["windows"])
+        "size": 0, "query": _enriched(), "aggs": _window_aggs(bounds, max_templates)})
+    recent, reference, version = _split(answer["aggregations"]["windows"])
     windows = IndexWindows(index, bounds, recent, reference, version)
-    for bucket in result["streams"]["buckets"]:
-        stream_recent, stream_reference, _ = _split(bucket["windows"])
-        windows.streams[str(bucket["key"])] = (stream_recent, stream_reference)
+    keys = sorted(newest.streams)
+    for start in range(0, len(keys), STREAMS_PER_SEARCH):
+        chunk = keys[start:start + STREAMS_PER_SEARCH]
+        aggs = {}
+        for n, stream in enumerate(chunk):
+            stream_bounds = bounds_for(newest.streams[stream], window_s, reference_s)
+            windows.stream_bounds[stream] = stream_bounds
+            aggs[f"s{n}"] = {"filter": {"term": {"colog.stream": stream}},
+                             "aggs": _window_aggs(stream_bounds, max_templates)}
+        result = client.search(index=index, body={"size": 0, "query": _enriched(),
+                                                  "aggs": aggs})["aggregations"]
+        for n, stream in enumerate(chunk):
+            stream_recent, stream_reference, _ = _split(result[f"s{n}"]["windows"])
+            windows.streams[stream] = (stream_recent, stream_reference)
     return windows

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from colog.serving import repository
-from drift.profile import build_profile, read_profile, write_profile
+from drift.profile import build_profile, fine_tuned_profile, read_profile, write_profile
 from trainer.export import Export, NoLabelsError, export_labelled
 
 ACTIONS = ("release", "rollback", "refused")
@@ -380,11 +380,14 @@ def retrain(os_client, settings, opts: RetrainOptions, trigger: str, console) ->
                                      model=start_from)
     except ValueError as exc:
         raise ReleaseError(f"cannot train: {exc}") from exc
-    # What this candidate learned from, for the drift monitor (training rows only).
+    # What this candidate learned from, for the drift monitor (training rows only, plus what
+    # the live model knew when it was fine-tuned from it).
     train_rows = ~export.holdout
-    write_profile(out, build_profile(
-        [t for t, keep in zip(export.template_ids, train_rows) if keep],
-        [r.stream for r, keep in zip(export.records, train_rows) if keep]))
+    profile = build_profile([t for t, keep in zip(export.template_ids, train_rows) if keep],
+                            [r.stream for r, keep in zip(export.records, train_rows) if keep])
+    if start_from is not None:
+        profile = fine_tuned_profile(read_profile(live[1]), profile)
+    write_profile(out, profile)
     candidate = evaluate_on_holdout(out, export.records, export.holdout, embedder)
     live_report = evaluate_on_holdout(live[1], export.records, export.holdout, embedder) \
         if live else None

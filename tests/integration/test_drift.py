@@ -129,7 +129,7 @@ def test_the_training_profile_is_the_reference_when_the_release_recorded_one(
 
     # The live version 5 was trained on t1..t3; the recent traffic also carries t9, never seen.
     record(opensearch, drift_settings, {"action": "release", "version": "5", "profile": {
-        "events": 300, "templates": {"t1": 100, "t2": 100, "t3": 100},
+        "events": 300, "templates": {"t1": 100, "t2": 100, "t3": 100}, "complete": True,
         "streams": {"stable": {"t1": 100, "t2": 100, "t3": 100}}}})
     _load(opensearch, drift_settings, ["t1", "t9"], version="5")
     report = run_check(opensearch, drift_settings, redis_server, record=False)
@@ -141,6 +141,40 @@ def test_the_training_profile_is_the_reference_when_the_release_recorded_one(
     assert by_stream["changing"].unseen_share == pytest.approx(0.5, abs=0.1)
     assert "unseen_templates" in by_stream["changing"].reasons
     assert read_flag(redis_server) is None  # record=False: a look, not a check
+
+
+def test_a_partial_training_profile_is_not_a_reference(opensearch, redis_server, drift_settings):
+    from trainer.release import record
+
+    # Fine-tuned from a model trained from files: what the parent saw is unknown.
+    record(opensearch, drift_settings, {"action": "release", "version": "5", "profile": {
+        "events": 100, "templates": {"t1": 100}, "complete": False, "streams": {}}})
+    _load(opensearch, drift_settings, ["t1", "t2", "t3", "t4"], version="5")
+    report = run_check(opensearch, drift_settings.model_copy(
+        update={"drift_reference": "training"}), redis_server, record=False)
+    assert {m.reference_kind for m in report.measures} == {"trailing"}
+    assert all(m.unseen_share is None for m in report.measures)
+    assert all("fine-tuned from a model trained outside OpenSearch" in m.note
+               for m in report.measures)
+    assert not report.drifted
+
+
+def test_each_stream_is_judged_on_its_own_timeline(opensearch, redis_server, drift_settings):
+    """A stream replayed from another year (or shipped late) is measured on its own last hour,
+    not found empty because the index's newest event is elsewhere."""
+    _load(opensearch, drift_settings, ["t1", "t2", "t3", "t4"])
+    year_before = NEWEST - timedelta(days=365)
+    index = drift_settings.index_pattern
+    helpers.bulk(opensearch, _docs(index, "replayed", ["t1", "t2"], year_before - timedelta(
+        hours=20), 19 * 3600, 300, 5) + _docs(index, "replayed", ["n7", "n8"],
+                                               year_before - timedelta(minutes=50), 50 * 60, 250,
+                                               6), refresh="true")
+    report = run_check(opensearch, drift_settings, redis_server, record=False)
+    replayed = {m.stream: m for m in report.measures}["replayed"]
+    assert (replayed.recent_events, replayed.reference_events) == (250, 300)
+    assert "template_frequencies" in replayed.reasons and replayed.templates_js == 1.0
+    window = report.windows[index].bounds_of("replayed")
+    assert window.end.year == year_before.year
 
 
 def test_colog_drift_prints_the_state_per_stream(opensearch, redis_server, drift_settings):

@@ -217,6 +217,12 @@ def test_labels_retrain_publish_and_reenrich(loop, opensearch):
     assert release["holdout_size"] > 0 and release["window"]["first"]
     m = release["metrics"]
     assert m["candidate_macro_f1"] >= m["live_macro_f1"]
+    # The drift monitor's reference travels with the release: the training rows' template ids,
+    # partial because version 1 was trained from files and version 2 fine-tuned from it.
+    profile = release["profile"]
+    assert 0 < profile["events"] == sum(profile["templates"].values()) < 160  # not the holdout
+    assert len(profile["streams"]) == 1
+    assert profile["complete"] is False
     loop["v1_probs"] = v1_probs
     print(f"train --from-opensearch took {train_s:.1f}s; gate {release['gate']['reason']}")
 

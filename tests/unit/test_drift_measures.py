@@ -6,7 +6,7 @@ import pytest
 
 from drift.measures import (DriftThresholds, WindowCounts, histogram_mean, js_divergence,
                             measure, share_outside)
-from drift.profile import build_profile, read_profile, write_profile
+from drift.profile import build_profile, fine_tuned_profile, read_profile, write_profile
 
 LIMITS = DriftThresholds(min_events=10, templates_js=0.5, new_share=0.3, unseen_share=0.3,
                          score_js=0.3)
@@ -81,8 +81,21 @@ def test_profile_counts_templates_per_stream_and_round_trips(tmp_path):
     profile = build_profile(["1", "2", "1", None], ["s1", "s1", "s2", "s2"])
     assert profile["templates"] == {"1": 2, "2": 1} and profile["events"] == 3
     assert profile["streams"] == {"s1": {"1": 1, "2": 1}, "s2": {"1": 1}}
+    assert profile["complete"] is True
     write_profile(tmp_path, profile)
     assert read_profile(tmp_path) == profile
     (tmp_path / "profile.json").write_text("not json")
     assert read_profile(tmp_path) is None
     assert read_profile(tmp_path / "missing") is None
+
+
+def test_a_fine_tuned_model_knows_its_parents_templates():
+    parent = build_profile(["1", "1", "3"], ["s1", "s1", "s3"])
+    own = build_profile(["2"], ["s1"])
+    merged = fine_tuned_profile(parent, own)
+    assert merged["templates"] == {"1": 2, "2": 1, "3": 1} and merged["events"] == 4
+    assert merged["streams"] == {"s1": {"1": 2, "2": 1}, "s3": {"3": 1}}
+    assert merged["complete"] is True
+    # The parent was trained from files (no profile): what it saw is unknown.
+    assert fine_tuned_profile(None, own)["complete"] is False
+    assert fine_tuned_profile({**parent, "complete": False}, own)["complete"] is False
