@@ -123,6 +123,23 @@ def neighbour_max(point_scores: np.ndarray, window_index: np.ndarray, centre: in
     return neighbours.max(axis=1)
 
 
+def label_fields(probs: np.ndarray, classes: list[str], thresholds: Thresholds,
+                 context_scores: np.ndarray | None = None) -> list[dict]:
+    """Labels, scores and anomaly type only (no attention): what a shadow verdict records.
+    The same cuts as `verdicts`, so a shadow's copy of the live model writes the same labels."""
+    event, context = event_and_context_scores(probs, classes)
+    if context is None:
+        context = np.zeros_like(event) if context_scores is None else context_scores
+    rows = []
+    for score, ctx_score in zip(event.tolist(), np.asarray(context).tolist()):
+        is_event, is_context = score >= thresholds.event, ctx_score >= thresholds.context
+        rows.append({"label": ANOMALY if is_event else NORMAL, "score": round(score, 6),
+                     "context": {"label": ANOMALY if is_context else NORMAL,
+                                 "score": round(ctx_score, 6)},
+                     "anomaly_type": anomaly_type(is_event, is_context)})
+    return rows
+
+
 def verdicts(outputs: dict[str, np.ndarray], classes: list[str], token_strings: list[list[str]],
              thresholds: Thresholds = Thresholds(), top_k: int = 5,
              context_scores: np.ndarray | None = None) -> list[Verdict]:

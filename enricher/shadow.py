@@ -3,7 +3,8 @@
 Whether a shadow runs is Triton's to say: a worker asks at most every `shadow_check_s` whether
 the shadow model is ready, so `colog shadow start`/`stop` reach every worker without a restart
 or any shared state. The candidate sees exactly the rows the live model saw (no second
-embedding). Its failures never touch the live path: the call has no retries, any error is
+embedding), and its call runs on a thread of its own while the live path decides its verdicts
+and assigns templates, so the live path waits only for what is left of it. Its failures never touch the live path: the call has no retries, any error is
 counted and logged, the batch is written with live verdicts only, and the shadow is asked
 about again at the next check.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -33,6 +35,7 @@ class ShadowScorer:
         self.params = None
         self._active = False
         self._checked_at = float("-inf")
+        self._pool: ThreadPoolExecutor | None = None
 
     def _refresh(self) -> None:
         from colog.serving.client import TritonError
@@ -60,24 +63,42 @@ class ShadowScorer:
             self._refresh()
         return self._active
 
-    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str] | None:
-        """The candidate's outputs for the rows, or None when no shadow runs (or it failed)."""
+    def _infer(self, modalities: Modalities):
+        started = time.perf_counter()
+        # Only the probabilities: a shadow verdict records no attention.
+        answer = self.client.infer(modalities.tokens, modalities.sequence,
+                                   modalities.sequence_mask, outputs=("probs",))
+        self.metrics.shadow_seconds.observe(time.perf_counter() - started)
+        return answer
+
+    def submit(self, modalities: Modalities) -> Future | None:
+        """Start the candidate's inference for the rows, or None when no shadow runs. It runs
+        beside the live path's own work (verdicts, templates) instead of after it."""
         if not self.active():
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colog-shadow")
+        return self._pool.submit(self._infer, modalities)
+
+    def result(self, future: Future | None) -> tuple[dict[str, np.ndarray], str] | None:
+        """The candidate's outputs, or None when no shadow ran or it failed (then counted,
+        logged and not asked again before the next check)."""
+        if future is None:
             return None
         from colog.serving.client import TritonError
 
-        started = time.perf_counter()
         try:
-            answer = self.client.infer(modalities.tokens, modalities.sequence,
-                                       modalities.sequence_mask)
+            return future.result()
         except (TritonError, ValueError) as exc:
             self.metrics.shadow_failures.inc()
             log.warning("shadow model %s failed, live verdicts written without it: %s",
                         self.client.model, exc)
             self._active, self._checked_at = False, time.monotonic()
             return None
-        self.metrics.shadow_seconds.observe(time.perf_counter() - started)
-        return answer
+
+    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str] | None:
+        """`submit` and wait: the candidate's outputs for the rows, or None."""
+        return self.result(self.submit(modalities))
 
     def thresholds(self, version: str) -> Thresholds:
         if self.params is None or str(version) not in self.params.thresholds:

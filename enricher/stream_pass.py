@@ -29,7 +29,7 @@ from colog.features.windows import CONTEXT, centre_column
 from colog.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
 from colog.parsing.masking import mask_message
 from colog.records import parse_timestamp
-from colog.verdict import event_and_context_scores, neighbour_max, verdicts
+from colog.verdict import event_and_context_scores, label_fields, neighbour_max, verdicts
 from enricher.context import EnrichContext
 from enricher.reader import first_pending, iter_stream, point_in_time, preceding
 from enricher.streams import StreamRef
@@ -86,11 +86,9 @@ def rows_of(positions: np.ndarray, wanted: list[int]) -> np.ndarray:
     return found
 
 
-def shadow_fields(verdict, version: str) -> dict:
+def shadow_fields(labels: dict, version: str) -> dict:
     """The candidate's verdict under `colog.shadow` (DESIGN section 5), never read by rules."""
-    return {"label": verdict.label, "score": verdict.score,
-            "context": {"label": verdict.context_label, "score": verdict.context_score},
-            "anomaly_type": verdict.anomaly_type, "model": {"version": version}}
+    return {**labels, "model": {"version": version}}
 
 
 def _now_iso() -> str:
@@ -204,27 +202,35 @@ class StreamPass:
         rows = scored_positions(modalities.window_index, targets, self.point_only)
         inputs = modalities.take(rows)
         outputs, version = ctx.predict(inputs)
+        # After the live call, never beside it: two models computing at once on the same CPU
+        # cores slowed both ~10x in benchmarks/shadow_overhead.py. It overlaps only the
+        # worker's own work below (verdicts, templates).
+        shadow_call = ctx.shadow.submit(inputs) if ctx.shadow is not None else None
         token_strings = [ctx.tokenizer.tokens_of(modalities.tokens[i]) for i in targets]
 
-        def decide(model_outputs, thresholds):
-            target_rows = rows_of(rows, targets)
-            chosen = {name: values[target_rows] for name, values in model_outputs.items()}
-            context_scores = None
-            if self.point_only:
-                point = np.full(len(buffer), np.nan)
-                point[rows] = event_and_context_scores(model_outputs["probs"],
-                                                       list(spec.classes))[0]
-                context_scores = neighbour_max(point, modalities.window_index[targets], centre)
-            return verdicts(chosen, list(spec.classes), token_strings, thresholds=thresholds,
-                            context_scores=context_scores)
+        target_rows = rows_of(rows, targets)
 
-        results = decide(outputs, ctx.thresholds_for(version))
-        shadow = ctx.shadow.predict(inputs) if ctx.shadow is not None else None
+        def context_scores_of(probs):
+            """A 2-class model's context scores: its neighbours' point scores."""
+            if not self.point_only:
+                return None
+            point = np.full(len(buffer), np.nan)
+            point[rows] = event_and_context_scores(probs, list(spec.classes))[0]
+            return neighbour_max(point, modalities.window_index[targets], centre)
+
+        chosen = {name: values[target_rows] for name, values in outputs.items()}
+        results = verdicts(chosen, list(spec.classes), token_strings,
+                           thresholds=ctx.thresholds_for(version),
+                           context_scores=context_scores_of(outputs["probs"]))
+        templates = ctx.templates.assign([buffer[i].hit["_source"]["message"] for i in targets])
+        shadow = ctx.shadow.result(shadow_call) if ctx.shadow is not None else None
         shadow_results = None
         if shadow is not None:
             shadow_outputs, shadow_version = shadow
-            shadow_results = decide(shadow_outputs, ctx.shadow_thresholds_for(shadow_version))
-        templates = ctx.templates.assign([buffer[i].hit["_source"]["message"] for i in targets])
+            shadow_results = label_fields(
+                shadow_outputs["probs"][target_rows], list(spec.classes),
+                ctx.shadow_thresholds_for(shadow_version),
+                context_scores_of(shadow_outputs["probs"]))
         enriched_at = _now_iso()
         updates = []
         for n, (i, verdict, (template_id, template_text)) in enumerate(

@@ -221,8 +221,10 @@ class TritonClient:
         return {name: result.as_numpy(name) for name in outputs}, str(answered)
 
     def infer(self, tokens: np.ndarray, sequence: np.ndarray, sequence_mask: np.ndarray,
-              version: int | str | None = None) -> tuple[dict[str, np.ndarray], str]:
-        """Outputs of `colog` for B rows, and the model version that answered them all."""
+              version: int | str | None = None, outputs: Sequence[str] = OUTPUTS
+              ) -> tuple[dict[str, np.ndarray], str]:
+        """Outputs of `colog` for B rows (all four, or only those asked for), and the model
+        version that answered them all."""
         tokens = np.ascontiguousarray(tokens, dtype=np.int64)
         sequence = np.ascontiguousarray(sequence, dtype=np.float32)
         sequence_mask = np.ascontiguousarray(sequence_mask, dtype=np.float32)
@@ -237,6 +239,9 @@ class TritonClient:
             raise ValueError(f"sequence rows must be {EMBEDDING_DIM}-d, got {sequence.shape[2]}")
         if rows == 0:
             raise ValueError("infer needs at least one row")
+        unknown = set(outputs) - set(OUTPUTS)
+        if unknown or not outputs:
+            raise ValueError(f"outputs must be some of {OUTPUTS}, got {list(outputs)}")
         pinned = "" if version is None else str(version)
         step = self.max_batch_size(self.model)
         parts: list[dict[str, np.ndarray]] = []
@@ -245,10 +250,10 @@ class TritonClient:
             inputs = [self._tensor("tokens", tokens[start:end], "INT64"),
                       self._tensor("sequence", sequence[start:end], "FP32"),
                       self._tensor("sequence_mask", sequence_mask[start:end], "FP32")]
-            outputs, answered = self._infer(self.model, inputs, OUTPUTS, pinned)
+            answer, answered = self._infer(self.model, inputs, tuple(outputs), pinned)
             pinned = pinned or answered
-            parts.append(outputs)
-        merged = {name: np.concatenate([p[name] for p in parts]) for name in OUTPUTS}
+            parts.append(answer)
+        merged = {name: np.concatenate([p[name] for p in parts]) for name in outputs}
         return merged, pinned
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -100,3 +100,39 @@ def test_classification_report_keys_and_undefined_auc():
     assert report["roc_auc"] == 1.0
     one_class = classification_report(np.array([0, 0]), probs[:2], ["normal", "anomaly"])
     assert one_class["roc_auc"] is None
+
+
+def test_shadow_label_fields_cut_like_the_full_verdicts():
+    import numpy as np
+
+    from colog.verdict import Thresholds, label_fields, verdicts
+
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(4), size=50).astype(np.float32)
+    classes = ["normal", "event", "context", "both"]
+    cuts = Thresholds(0.4, 0.6)
+    outputs = {"probs": probs, "modality_weights": np.full((50, 2), 0.5),
+               "context_attention": np.full((50, 3), 1 / 3),
+               "token_attention": np.zeros((50, 4))}
+    full = verdicts(outputs, classes, [["a", "b", "c", "d"]] * 50, thresholds=cuts)
+    light = label_fields(probs, classes, cuts)
+    assert [(v.label, v.score, v.context_label, v.context_score, v.anomaly_type) for v in full] \
+        == [(r["label"], r["score"], r["context"]["label"], r["context"]["score"],
+             r["anomaly_type"]) for r in light]
+    assert {r["anomaly_type"] for r in light} == {"none", "point", "collective", "both"}
+
+
+def test_triton_infer_refuses_unknown_outputs_before_any_call():
+    import numpy as np
+    import pytest
+
+    from colog.serving.client import TritonClient
+    from colog.settings import Settings
+
+    client = TritonClient(Settings(triton_url="127.0.0.1:9"), retries=0)
+    tokens = np.ones((1, 4), np.int64)
+    sequence, mask = np.zeros((1, 3, 384), np.float32), np.ones((1, 3), np.float32)
+    with pytest.raises(ValueError, match="outputs must be some of"):
+        client.infer(tokens, sequence, mask, outputs=("probs", "logits"))
+    with pytest.raises(ValueError, match="outputs must be some of"):
+        client.infer(tokens, sequence, mask, outputs=())
