@@ -190,3 +190,46 @@ def test_colog_drift_prints_the_state_per_stream(opensearch, redis_server, drift
     assert any("changing" in line and "template_frequencies" in line for line in lines), run.stdout
     assert any("stable" in line and "none" in line for line in lines), run.stdout
     assert "retrain flag: set" in run.stdout
+
+
+def test_drift_of_streams_enriched_by_the_real_pipeline(opensearch, redis_server, enrich_env,
+                                                        tmp_path):
+    """Template ids from the worker's own Drain state, scores from the served model: halfway
+    through, one stream starts logging messages of other templates, the other carries on."""
+    from enricher.context import build_context
+    from enricher.ingest import ingest_file
+    from enricher.one_pass import run_pass
+    from enricher.setup import run_setup
+    from tests import synthetic
+    from tests.integration.test_enrichment import write_jsonl
+
+    changed = ["disk quota of volume {w} reached {n} percent",
+               "user {w} logged out after {n} seconds", "backup job {w} finished with {n} files"]
+    rows = synthetic.records(streams=2, per_stream=300, anomaly_rate=0.0, seed=13)
+    rng = random.Random(2)
+    for n, row in enumerate(rows):
+        if row["stream"] == "stream-1" and n >= len(rows) // 2:
+            row["message"] = rng.choice(changed).format(w=f"w{n}x", n=rng.randint(1, 99))
+    tag = time.time_ns()
+    settings = enrich_env.settings(f"logs-driftreal-{tag}", drift_index=f"colog-drift-real-{tag}",
+                                   drift_window_s=1500.0, drift_reference_s=1500.0,
+                                   drift_min_events=100)
+    try:
+        run_setup(opensearch, settings)
+        ingest_file(opensearch, write_jsonl(tmp_path / "drift.jsonl", rows), settings.index_pattern)
+        assert run_pass(build_context(settings), flush=True, progress=False).still_pending == 0
+        redis_server.delete(FLAG_KEY)
+        report = run_check(opensearch, settings, redis_server)
+        by_stream = {m.stream: m for m in report.measures if m.scope == "stream"}
+        [steady_key] = [key for key in by_stream if key.endswith("stream-0")]
+        [moved_key] = [key for key in by_stream if key.endswith("stream-1")]
+        steady, moved = by_stream[steady_key], by_stream[moved_key]
+        assert steady.recent_events == moved.recent_events == 150
+        assert not steady.drifted and steady.templates_js < 0.1, steady
+        assert moved.drifted and moved.templates_js > 0.9 and moved.new_templates >= 3, moved
+        flagged = read_flag(redis_server)["where"]
+        assert moved_key in flagged and steady_key not in flagged
+    finally:
+        redis_server.delete(FLAG_KEY)
+        opensearch.indices.delete(index=f"logs-driftreal-{tag},colog-drift-real-{tag}",
+                                  params={"ignore_unavailable": "true"})
