@@ -116,7 +116,8 @@ def run_check(client, settings, redis=None, record: bool = True) -> DriftReport:
         flag = {"set_at": report.checked_at, "check_id": report.check_id,
                 "reasons": sorted({r for m in report.drifted for r in m.reasons}),
                 "where": [m.stream or m.index for m in report.drifted][:50]}
-        if read_flag(redis) is None:
+        current = read_flag(redis)
+        if current is None or current.get("unreadable"):
             report.flag_raised = True
             set_flag(redis, flag)
     report.flag = read_flag(redis)

@@ -65,10 +65,7 @@ def read_profile(model_dir: Path) -> dict | None:
         profile = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(profile, dict) or not isinstance(profile.get("templates"), dict) \
-            or not profile["templates"]:
-        return None
-    return profile
+    return profile if usable(profile) else None
 
 
 def profile_of_version(client, settings, version: str) -> dict | None:
@@ -83,4 +80,18 @@ def profile_of_version(client, settings, version: str) -> dict | None:
     if not hits:
         return None
     profile = hits[0]["_source"].get("profile")
-    return profile if isinstance(profile, dict) and profile.get("templates") else None
+    return profile if usable(profile) else None
+
+
+def usable(profile: object) -> bool:
+    """A profile with template counts that are numbers (a hand-edited release document may
+    hold anything): anything else is treated as no profile."""
+    if not isinstance(profile, dict) or not isinstance(profile.get("templates"), dict):
+        return False
+    counts = list(profile["templates"].values())
+    for stream_counts in (profile.get("streams") or {}).values():
+        if not isinstance(stream_counts, dict):
+            return False
+        counts.extend(stream_counts.values())
+    return bool(profile["templates"]) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in counts)

@@ -62,7 +62,8 @@ def read_flag(redis) -> dict | None:
     try:
         return json.loads(raw)
     except ValueError:
-        return {"reasons": ["unreadable flag"], "raw": str(raw)[:200]}
+        # Still a flag (retraining obeys it), and the next drifted check rewrites it.
+        return {"unreadable": True, "reasons": ["unreadable flag"], "raw": str(raw)[:200]}
 
 
 def set_flag(redis, flag: dict) -> None:

@@ -233,3 +233,19 @@ def test_drift_of_streams_enriched_by_the_real_pipeline(opensearch, redis_server
         redis_server.delete(FLAG_KEY)
         opensearch.indices.delete(index=f"logs-driftreal-{tag},colog-drift-real-{tag}",
                                   params={"ignore_unavailable": "true"})
+
+
+def test_a_corrupt_flag_or_profile_is_reported_not_fatal(opensearch, redis_server,
+                                                          drift_settings):
+    from trainer.release import record
+
+    record(opensearch, drift_settings, {"action": "release", "version": "5",
+                                        "profile": {"templates": {"t1": "lots"}}})
+    _load(opensearch, drift_settings, ["n1", "n2", "t1"], version="5")
+    redis_server.set(FLAG_KEY, b"\xff not json")
+    assert read_flag(redis_server)["unreadable"]  # still a flag: retraining obeys it
+    report = run_check(opensearch, drift_settings, redis_server)
+    assert {m.reference_kind for m in report.measures} == {"trailing"}  # profile ignored
+    assert report.drifted and report.flag_raised  # the drifted check rewrote the flag
+    assert "new_templates" in report.flag["reasons"] and not report.flag.get("unreadable")
+    assert clear_flag(redis_server) and read_flag(redis_server) is None

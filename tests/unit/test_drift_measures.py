@@ -6,7 +6,8 @@ import pytest
 
 from drift.measures import (DriftThresholds, WindowCounts, histogram_mean, js_divergence,
                             measure, share_outside)
-from drift.profile import build_profile, fine_tuned_profile, read_profile, write_profile
+from drift.profile import (build_profile, fine_tuned_profile, read_profile, usable,
+                           write_profile)
 
 LIMITS = DriftThresholds(min_events=10, templates_js=0.5, new_share=0.3, unseen_share=0.3,
                          score_js=0.3)
@@ -99,3 +100,17 @@ def test_a_fine_tuned_model_knows_its_parents_templates():
     # The parent was trained from files (no profile): what it saw is unknown.
     assert fine_tuned_profile(None, own)["complete"] is False
     assert fine_tuned_profile({**parent, "complete": False}, own)["complete"] is False
+
+
+@pytest.mark.parametrize("profile", [
+    None, [], {"templates": []}, {"templates": {}}, {"templates": {"1": "many"}},
+    {"templates": {"1": -3}}, {"templates": {"1": True}},
+    {"templates": {"1": 2}, "streams": {"s": [1]}},
+    {"templates": {"1": 2}, "streams": {"s": {"1": "x"}}},
+])
+def test_malformed_profiles_are_no_profile(profile):
+    assert not usable(profile)
+
+
+def test_a_well_formed_profile_is_usable():
+    assert usable({"templates": {"1": 2, "2": 0.5}, "streams": {"s": {"1": 2}}})
