@@ -38,6 +38,10 @@ class WorkerMetrics:
             self.shadow_failures = Counter("colog_shadow_failures_total",
                                            "Shadow inference calls that failed (the live "
                                            "verdicts were written without shadow fields)")
+            self.verdict_latency = Histogram(
+                "colog_ingest_to_verdict_seconds",
+                "From event.ingested to the verdict's write-back, per enriched document",
+                buckets=(0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300, 600))
             self.lag_seconds = Gauge("colog_lag_seconds",
                                      "Age of the oldest pending document")
             self.pending = Gauge("colog_pending_documents", "Documents waiting for a verdict")

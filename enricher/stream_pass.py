@@ -95,6 +95,15 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _ingested_at(hit: dict) -> float | None:
+    """When the document arrived (`event.ingested`), as epoch seconds; None when unknown."""
+    value = get_path(hit.get("_source", {}), "event.ingested")
+    try:
+        return parse_timestamp(value).timestamp() if value is not None else None
+    except (ValueError, TypeError):
+        return None
+
+
 def _last_seen(hit: dict) -> float:
     """When the stream last moved: the ingest time of its newest event, else its timestamp."""
     source = hit.get("_source", {})
@@ -248,6 +257,11 @@ class StreamPass:
         self.report.model_versions.add(version)
         self._write(updates)
         ctx.metrics.batch_seconds.observe(time.perf_counter() - started)
+        written = time.time()
+        for i in targets:
+            ingested = _ingested_at(buffer[i].hit)
+            if ingested is not None:
+                ctx.metrics.verdict_latency.observe(max(0.0, written - ingested))
 
     # -- writing ----------------------------------------------------------------------------
 

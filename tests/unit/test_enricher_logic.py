@@ -96,3 +96,13 @@ def test_two_class_scoring_covers_the_targets_neighbours_and_maps_back():
     assert scored_positions(index, [0], point_only=True).tolist() == [0, 1]
     with pytest.raises(ValueError, match="not scored"):
         rows_of(np.array([2, 3]), [3, 4])
+
+
+def test_ingest_time_of_a_hit_for_the_latency_metric():
+    from enricher.stream_pass import _ingested_at
+
+    hit = {"_source": {"event": {"ingested": "2026-12-02T10:00:00.500Z"}}}
+    assert _ingested_at(hit) == pytest.approx(1796205600.5)
+    assert _ingested_at({"_source": {"event.ingested": "2026-12-02T10:00:00Z"}}) == 1796205600.0
+    assert _ingested_at({"_source": {}}) is None
+    assert _ingested_at({"_source": {"event": {"ingested": "yesterday"}}}) is None
