@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from enricher.batching import Batcher
 from enricher.context import EnrichContext
 from enricher.lease import LeaseLost, PartitionLease
-from enricher.reader import pending_streams
+from enricher.reader import pending_streams, point_in_time
 from enricher.stream_pass import StreamPass, StreamReport
 from enricher.streams import StreamRef, partition_of
 
@@ -62,22 +64,37 @@ def enrich_partition(ctx: EnrichContext, partition: int, flush: bool = False,
             report.locked_out = True
             return report
     keep_alive = lease.renew if lease is not None else (lambda: None)
+    # The streams' ready events are scored together (enricher/batching.py): a stream's report
+    # is complete only once the batch holding its last events has run.
+    batcher = Batcher(ctx)
+    pit = ExitStack()  # one point in time for all the partition's streams
     try:
         if streams is None:
             streams = streams_by_partition(ctx).get(partition, [])
+        pit_id = pit.enter_context(point_in_time(ctx.client, ctx.settings.index_pattern)) \
+            if streams else None
         for ref in streams:
-            stream_pass = StreamPass(ctx, ref, flush=flush, keep_alive=keep_alive)
+            stream_pass = StreamPass(ctx, ref, flush=flush, keep_alive=keep_alive,
+                                     batcher=batcher, pit=pit_id)
             try:
                 stream_pass.run()
             except LeaseLost as lost:
                 log.warning("%s", lost)
                 report.lease_lost = True
             report.streams.append(stream_pass.report)
-            if on_stream:
-                on_stream(stream_pass.report)
             if report.lease_lost:
                 break
+        if not report.lease_lost:
+            try:
+                batcher.flush()
+            except LeaseLost as lost:  # the batch's writes renew the lease too
+                log.warning("%s", lost)
+                report.lease_lost = True
+        if on_stream:
+            for stream_report in report.streams:
+                on_stream(stream_report)
     finally:
+        pit.close()
         if lease is not None:
             lease.release()
     return report

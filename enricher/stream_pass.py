@@ -24,12 +24,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from colog.features.modalities import build_modalities
 from colog.features.windows import CONTEXT, centre_column
 from colog.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
 from colog.parsing.masking import mask_message
 from colog.records import parse_timestamp
 from colog.verdict import event_and_context_scores, label_fields, neighbour_max, verdicts
+from enricher.batching import ScoreJob, run_jobs
 from enricher.context import EnrichContext
 from enricher.reader import first_pending, iter_stream, point_in_time, preceding
 from enricher.streams import StreamRef
@@ -119,8 +119,11 @@ def _last_seen(hit: dict) -> float:
 
 class StreamPass:
     def __init__(self, ctx: EnrichContext, stream: StreamRef, flush: bool, now: float | None = None,
-                 keep_alive: Callable[[], None] = lambda: None):
+                 keep_alive: Callable[[], None] = lambda: None, batcher=None,
+                 pit: str | None = None):
         self.ctx = ctx
+        self.batcher = batcher  # enricher.batching.Batcher of the partition, or None
+        self.pit = pit  # the partition's point in time, or None: the pass opens its own
         self.keep_alive = keep_alive  # renews the partition lease; may raise to stop the pass
         self.stream = stream
         self.flush = flush
@@ -138,39 +141,44 @@ class StreamPass:
     # -- reading ----------------------------------------------------------------------------
 
     def run(self) -> StreamReport:
+        if self.pit is not None:
+            return self._run(self.pit)
+        with point_in_time(self.ctx.client, self.ctx.settings.index_pattern) as pit:
+            return self._run(pit)
+
+    def _run(self, pit: str) -> StreamReport:
         ctx = self.ctx
-        with point_in_time(ctx.client, ctx.settings.index_pattern) as pit:
-            first = first_pending(ctx.client, pit, self.stream)
-            if first is None:
-                return self.report
-            before = preceding(ctx.client, pit, self.stream, first,
-                               self.past_reach * LOOKBACK_FACTOR + 2)
-            valid_before = [h for h in before if self._rejection(h) is None]
-            buffer = ([_event(h, False) for h in valid_before[-self.past_reach:]]
-                      if self.past_reach else [])
-            start_after = before[-1]["sort"] if before else None
-            last_hit = first
-            rejected: list[Update] = []
-            for hit in iter_stream(ctx.client, pit, self.stream, start_after,
-                                   ctx.settings.read_batch_size):
-                last_hit = hit
-                self.keep_alive()
-                rejection = self._rejection(hit)
-                if rejection is not None:
-                    if _is_pending(hit):
-                        rejected.append(self._update(hit, {"status": rejection.status,
-                                                           "error": rejection.reason}))
-                    continue
-                buffer.append(_event(hit, _is_pending(hit)))
-                if len(rejected) >= ctx.settings.write_batch_size:
-                    self._write(rejected, rejected_batch=True)
-                    rejected = []
-                if self._ready_count(buffer, tail=False) >= ctx.settings.inference_batch_size:
-                    buffer = self._score(buffer, tail=False)
-            self._write(rejected, rejected_batch=True)
-            quiet = self.now - _last_seen(last_hit) >= ctx.settings.context_timeout_s
-            buffer = self._score(buffer, tail=self.flush or quiet)
-            self.report.waiting = sum(1 for e in buffer if e.to_score)
+        first = first_pending(ctx.client, pit, self.stream)
+        if first is None:
+            return self.report
+        before = preceding(ctx.client, pit, self.stream, first,
+                           self.past_reach * LOOKBACK_FACTOR + 2)
+        valid_before = [h for h in before if self._rejection(h) is None]
+        buffer = ([_event(h, False) for h in valid_before[-self.past_reach:]]
+                  if self.past_reach else [])
+        start_after = before[-1]["sort"] if before else None
+        last_hit = first
+        rejected: list[Update] = []
+        for hit in iter_stream(ctx.client, pit, self.stream, start_after,
+                               ctx.settings.read_batch_size):
+            last_hit = hit
+            self.keep_alive()
+            rejection = self._rejection(hit)
+            if rejection is not None:
+                if _is_pending(hit):
+                    rejected.append(self._update(hit, {"status": rejection.status,
+                                                       "error": rejection.reason}))
+                continue
+            buffer.append(_event(hit, _is_pending(hit)))
+            if len(rejected) >= ctx.settings.write_batch_size:
+                self._write(rejected, rejected_batch=True)
+                rejected = []
+            if self._ready_count(buffer, tail=False) >= ctx.settings.inference_batch_size:
+                buffer = self._score(buffer, tail=False)
+        self._write(rejected, rejected_batch=True)
+        quiet = self.now - _last_seen(last_hit) >= ctx.settings.context_timeout_s
+        buffer = self._score(buffer, tail=self.flush or quiet)
+        self.report.waiting = sum(1 for e in buffer if e.to_score)
         return self.report
 
     def _rejection(self, hit: dict):
@@ -201,22 +209,21 @@ class StreamPass:
         return buffer[max(0, keep_from):]
 
     def _score_rows(self, buffer: list[Event], targets: list[int]) -> None:
-        ctx = self.ctx
-        spec = ctx.scorer.spec
-        started = time.perf_counter()
-        masked = [e.masked for e in buffer]
-        modalities = build_modalities(masked, [self.stream.key] * len(buffer), ctx.tokenizer,
-                                      ctx.embedder, self.window, self.mode)
-        centre = centre_column(self.window, self.mode)
-        rows = scored_positions(modalities.window_index, targets, self.point_only)
-        inputs = modalities.take(rows)
-        outputs, version = ctx.predict(inputs)
-        # After the live call, never beside it: two models computing at once on the same CPU
-        # cores slowed both ~10x in benchmarks/shadow_overhead.py. It overlaps only the
-        # worker's own work below (verdicts, templates).
-        shadow_call = ctx.shadow.submit(inputs) if ctx.shadow is not None else None
-        token_strings = [ctx.tokenizer.tokens_of(modalities.tokens[i]) for i in targets]
+        """Hand the targets to the partition's batcher: it embeds and infers the rows of many
+        streams in one call each, then calls `finish` (at once without a batcher)."""
+        job = ScoreJob(self, list(buffer), list(targets))
+        if self.batcher is not None:
+            self.batcher.submit(job)
+        else:
+            run_jobs(self.ctx, [job])
 
+    def finish(self, job: "ScoreJob", outputs: dict, version: str, shadow, templates) -> None:
+        """Decide the job's verdicts from the model outputs of its rows and write them."""
+        ctx, buffer, targets, rows = self.ctx, job.buffer, job.targets, job.rows
+        spec = ctx.scorer.spec
+        modalities = job.modalities
+        centre = centre_column(self.window, self.mode)
+        token_strings = [ctx.tokenizer.tokens_of(modalities.tokens[i]) for i in targets]
         target_rows = rows_of(rows, targets)
 
         def context_scores_of(probs):
@@ -231,8 +238,6 @@ class StreamPass:
         results = verdicts(chosen, list(spec.classes), token_strings,
                            thresholds=ctx.thresholds_for(version),
                            context_scores=context_scores_of(outputs["probs"]))
-        templates = ctx.templates.assign([buffer[i].hit["_source"]["message"] for i in targets])
-        shadow = ctx.shadow.result(shadow_call) if ctx.shadow is not None else None
         shadow_results = None
         if shadow is not None:
             shadow_outputs, shadow_version = shadow
@@ -256,7 +261,6 @@ class StreamPass:
         self.report.batches += 1
         self.report.model_versions.add(version)
         self._write(updates)
-        ctx.metrics.batch_seconds.observe(time.perf_counter() - started)
         written = time.time()
         for i in targets:
             ingested = _ingested_at(buffer[i].hit)
