@@ -9,6 +9,8 @@ from enricher.celery_app import app
 from enricher.health import touch_heartbeat
 
 log = logging.getLogger(__name__)
+QUEUED_KEY = "colog:queued:{}"  # set while a task for the partition waits in the queue
+QUEUED_TTL_S = 60  # a task lost with its queue (Redis restarted) blocks a partition this long
 # One context per worker thread (the worker runs Celery's threads pool): clients and the
 # embedder's counters are not shared between concurrent tasks.
 _local = threading.local()
@@ -41,6 +43,11 @@ def dispatch() -> dict:
         return {"partitions": [], "skipped": "dispatched by another beat this interval"}
     grouped = streams_by_partition(ctx)
     for partition in grouped:
+        # At most one task per partition waits in the queue: while workers are slower than
+        # beat, a tick adds nothing that the waiting task will not do anyway.
+        if ctx.redis is not None and not ctx.redis.set(QUEUED_KEY.format(partition), "1",
+                                                       nx=True, ex=QUEUED_TTL_S):
+            continue
         enrich_partition.delay(partition)
     refresh_lag(ctx)
     from enricher.incidents import close_stale_incidents
@@ -56,6 +63,9 @@ def enrich_partition(partition: int, flush: bool = False) -> dict:
     from enricher.partitions import enrich_partition as run
 
     ctx = context()
+    if ctx.redis is not None:
+        # Taken off the queue: events that arrive from now on need the next task.
+        ctx.redis.delete(QUEUED_KEY.format(partition))
     report = run(ctx, partition, flush=flush)
     touch_heartbeat(ctx.settings)
     log.info("partition %s: scored %s, rejected %s, waiting %s%s", partition, report.scored,

@@ -326,3 +326,33 @@ def test_index_without_the_colog_template_is_enriched_too(enrich_env, opensearch
     assert summary.scored == len(rows) and summary.still_pending == 0
     streams = {h["_source"]["colog"]["stream"] for h in all_docs(opensearch, index)}
     assert streams == {f"web 1|{s}" for s in {r["stream"] for r in rows}}
+
+
+def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redis_server,
+                                                    tmp_path, monkeypatch):
+    """While no worker takes them, ticks of beat add no second task for a partition to the real
+    broker queue; a task taken off the queue lets the next tick queue the partition again."""
+    from enricher import tasks
+    from enricher.celery_app import QUEUE
+
+    rows = enrich_env.records
+    load(enrich_env, opensearch, tmp_path, "logs-queued-1", rows)
+    ctx = build_context(enrich_env.settings("logs-queued-*"))
+    monkeypatch.setattr(tasks, "context", lambda: ctx)  # this test's index and servers
+
+    def clean() -> None:
+        redis_server.delete(QUEUE, "colog:lock:dispatch",
+                            *redis_server.scan_iter("colog:queued:*"))
+
+    clean()
+    try:
+        for _ in range(3):
+            redis_server.delete("colog:lock:dispatch")  # each call is a new beat interval
+            partitions = tasks.dispatch()["partitions"]
+        assert partitions and redis_server.llen(QUEUE) == len(partitions)  # once each
+        redis_server.delete(tasks.QUEUED_KEY.format(partitions[0]))  # a worker took it
+        redis_server.delete("colog:lock:dispatch")
+        tasks.dispatch()
+        assert redis_server.llen(QUEUE) == len(partitions) + 1
+    finally:
+        clean()
