@@ -6,7 +6,13 @@ Per OPS-NOTES, bulk succeeds or fails per item, so every item's status is read:
   final status, leave it (at-least-once delivery, idempotent effect); otherwise (an analyst set
   feedback meanwhile) retry against the new sequence number. The update is a partial `doc`
   merge under `colog`, so `colog.feedback.*` is never touched either way;
-- 429 / 503: back off and retry;
+- 429 / 503: back off and retry, per item or for the whole request (a node whose write queue is
+  full may reject the bulk request itself);
+- 403 `cluster_block_exception` (an index write block, a read-only index after a disk flood):
+  the index refuses every write for now, not this document. Back off and retry; if the block
+  outlasts the retries the item is reported unwritten and stays pending (the next pass takes it
+  once the block is lifted). Marking it `failed` would give a good verdict a final error state,
+  and that write is refused by the same block anyway;
 - 404: the document was deleted; counted, nothing to write;
 - anything else: the item is retried once as `failed` with the error in `colog.error`, and if
   even that fails it is reported as unwritten (it stays pending: the next pass takes it again).
@@ -18,7 +24,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from opensearchpy import OpenSearch
+from opensearchpy import OpenSearch, TransportError
 
 from colog.fields import FINAL_STATUSES, STATUS_FAILED
 
@@ -87,11 +93,20 @@ def write_updates(client: OpenSearch, updates: list[Update], max_attempts: int =
         attempt += 1
         body = [line for update in todo for line in _action(update)]
         extra = {"refresh": "true" if refresh is True else refresh} if refresh else {}
-        response = client.bulk(body=body, **extra)
+        try:
+            response = client.bulk(body=body, **extra)
+        except TransportError as error:
+            if _http_status(error) not in RETRYABLE:
+                raise
+            # The whole request was refused (429 from a full write queue, 503): every item
+            # is retried, as a per-item 429 would be.
+            response = {"items": [{"update": {"status": _http_status(error)}} for _ in todo]}
         retry: list[Update] = []
         for update, item in zip(todo, response["items"]):
             result = item.get("update", {})
             code = int(result.get("status", 500))
+            if code == 403 and _error_type(result) == "cluster_block_exception":
+                code = 503  # the index is blocked, not this document: retry like a 503
             if code in (200, 201):
                 if result.get("result") == "noop":
                     report.noop += 1
@@ -140,3 +155,13 @@ def _reason(result: dict) -> str:
     if isinstance(error, dict):
         return f"{error.get('type', 'error')}: {error.get('reason', '')}"
     return str(error or f"status {result.get('status')}")
+
+
+def _error_type(result: dict) -> str:
+    error = result.get("error")
+    return str(error.get("type", "")) if isinstance(error, dict) else ""
+
+
+def _http_status(error: TransportError) -> int | None:
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None

@@ -95,6 +95,16 @@ class TemplateParser:
     def __len__(self) -> int:
         return len(self._miner.drain.clusters)
 
+    @property
+    def last_id(self) -> int:
+        """The highest id given so far; the next new template gets the one after it."""
+        return int(self._miner.drain.clusters_counter)
+
+    @last_id.setter
+    def last_id(self, value: int) -> None:
+        """Start new ids above `value` (a state rebuilt after the old one was lost)."""
+        self._miner.drain.clusters_counter = max(int(value), self.last_id)
+
     def to_bytes(self) -> bytes:
         capture = _Capture()
         self._miner.persistence_handler = capture

@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -328,8 +329,10 @@ def answers(settings: Any, timeout: float = 2.0) -> bool:
     return health.get("status") in ("yellow", "green")
 
 
-def _write_config(settings: Any, state: Path, port: int, host: str) -> Path:
-    """Our own config dir under the state dir: the distribution stays read-only and shared."""
+def _write_config(settings: Any, state: Path, port: int, host: str,
+                  node_settings: Mapping[str, str] | None = None) -> Path:
+    """Our own config dir under the state dir: the distribution stays read-only and shared.
+    ``node_settings`` adds static node settings (e.g. a tiny write queue for the fault suite)."""
     conf = state / "config"
     if conf.exists():
         shutil.rmtree(conf)
@@ -347,6 +350,7 @@ def _write_config(settings: Any, state: Path, port: int, host: str) -> Path:
         # CI disks are often >90% full; watermarks would block writes, not protect anything.
         "cluster.routing.allocation.disk.threshold_enabled: false\n"
         "action.auto_create_index: true\n"
+        + "".join(f"{key}: {value}\n" for key, value in (node_settings or {}).items())
     )
     # The launcher runs from OPENSEARCH_HOME, so jvm.options' relative gc-log / heap-dump
     # paths would write into the shared (and, for `nobody`, read-only) distribution.
@@ -360,8 +364,13 @@ def _write_config(settings: Any, state: Path, port: int, host: str) -> Path:
     return conf
 
 
-def start(settings: Any) -> None:
-    """Start one node (idempotent) and wait for health yellow; StackError says what to do."""
+def start(settings: Any, *, node_settings: Mapping[str, str] | None = None) -> None:
+    """Start one node (idempotent) and wait for health yellow; StackError says what to do.
+
+    Another node can run beside the local stack's from the same distribution: give it its own
+    ``cache_dir`` whose ``opensearch`` entry links to the fetched distribution, and its own
+    port (the fault suite does this, so it can restart its node without touching the shared one).
+    """
     host, port, _ = http_address(settings)
     state = process.state_dir(settings, NAME)
     log = process.log_file(settings, NAME)
@@ -376,7 +385,7 @@ def start(settings: Any) -> None:
     user = _run_user()
     for sub in ("data", "logs", "tmp"):
         (state / sub).mkdir(parents=True, exist_ok=True)
-    conf = _write_config(settings, state, port, host)
+    conf = _write_config(settings, state, port, host, node_settings)
     if user is not None:
         _check_reachable(home(settings), user)
         _check_reachable(state, user)

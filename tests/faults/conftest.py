@@ -1,0 +1,211 @@
+"""The fault suite's own servers, and the table of its results.
+
+Every server a fault test kills, restarts or blocks is private to this suite: an OpenSearch
+node run from the local stack's distribution with its own port and data directory, a
+redis-server on a free port and a tritonserver on free ports serving the session's synthetic
+model. The session's shared OpenSearch and Redis (other tests use them) are never touched.
+
+Each test records one row (scenario, documents, lost, conflicting verdicts, final states, time
+to recover). At the end of the session the rows are printed in the terminal summary and written
+to `<cache_dir>/faults/last_run.json`; with COLOG_RECORD_FAULTS=1 they also go to
+`benchmarks/fault_runs.json` and to the "Fault suite (tests/faults)" section of
+`benchmarks/RESULTS.md`:
+
+    COLOG_RECORD_FAULTS=1 .venv/bin/python -m pytest tests/faults
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from colog.settings import Settings
+from tests.faults import harness
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+RUNS_JSON = ROOT / "benchmarks" / "fault_runs.json"
+HEADING = "## Fault suite (tests/faults)"
+
+# The private node's write pool: one thread and a queue of two, so a burst of concurrent bulk
+# requests (scenario "429") is rejected with a real 429, while one or two workers' own
+# sequential writes fit.
+NODE_SETTINGS = {"thread_pool.write.size": "1", "thread_pool.write.queue_size": "2"}
+
+_ROWS: list[dict] = []
+_STARTED = time.time()
+
+
+@dataclass
+class FaultStack:
+    """Settings that point at the suite's private servers, and how to break them."""
+
+    settings: Settings
+    root: Path
+    model_dir: Path
+    started_s: dict[str, float] = field(default_factory=dict)
+
+    # -- OpenSearch -----------------------------------------------------------------------
+    def start_opensearch(self) -> float:
+        from colog.stack import opensearch as opensearch_stack
+
+        started = time.monotonic()
+        opensearch_stack.start(self.settings, node_settings=NODE_SETTINGS)
+        return time.monotonic() - started
+
+    def stop_opensearch(self) -> None:
+        from colog.stack import opensearch as opensearch_stack
+
+        opensearch_stack.stop(self.settings)
+
+    # -- Redis ----------------------------------------------------------------------------
+    def start_redis(self) -> None:
+        from colog.stack import redis as redis_stack
+
+        redis_stack.start(self.settings)
+
+    def stop_redis(self) -> None:
+        from colog.stack import redis as redis_stack
+
+        redis_stack.stop(self.settings)
+
+    # -- Triton ---------------------------------------------------------------------------
+    def start_triton(self) -> None:
+        from colog.stack import triton as triton_stack
+
+        triton_stack.start(self.settings)
+
+    def kill_triton(self) -> None:
+        """SIGKILL the whole tritonserver process group (server and backend stubs)."""
+        import signal
+
+        from colog.stack import process
+        from colog.stack import triton as triton_stack
+
+        pid = process.running_pid(self.settings, triton_stack.NAME)
+        assert pid is not None, "the suite's tritonserver is not running"
+        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while process.group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not process.group_alive(pid), "tritonserver survived SIGKILL"
+        process.pid_file(self.settings, triton_stack.NAME).unlink(missing_ok=True)
+
+    def stop_triton(self) -> None:
+        from colog.stack import triton as triton_stack
+
+        triton_stack.stop(self.settings)
+
+
+def _link_distribution(stack_settings: Settings, private_cache: Path) -> None:
+    """The private node runs from the local stack's OpenSearch distribution (fetched once,
+    from Maven, into the shared cache): link it instead of fetching it again."""
+    from colog.stack import opensearch as opensearch_stack
+
+    shared = opensearch_stack.home(stack_settings)
+    if not (shared / opensearch_stack.COMPLETE_MARKER).exists():
+        opensearch_stack.fetch(stack_settings)
+    private_cache.mkdir(parents=True, exist_ok=True)
+    link = private_cache / "opensearch"
+    if not link.exists():
+        link.symlink_to(opensearch_stack.dist_root(stack_settings).resolve(),
+                        target_is_directory=True)
+
+
+# Package scope: the private servers stop when tests/faults is done, not at the end of
+# the whole session.
+@pytest.fixture(scope="package")
+def fault_stack(synthetic_model, stack_settings) -> FaultStack:
+    from colog.serving import repository
+    from colog.stack import process
+
+    # Not under pytest's tmp dir: as root, OpenSearch runs as `nobody`, and every new pytest
+    # session resets /tmp/pytest-of-root to 0700 (and prunes old runs), which would cut a
+    # running node off its data. The local stack's cache dir, one directory per run instead.
+    root = Path(stack_settings.cache_dir) / "faults" / f"run-{os.getpid()}"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    cache = root / "cache"
+    _link_distribution(stack_settings, cache)
+    os_port, redis_port, http, grpc, metrics = (process.free_port() for _ in range(5))
+    settings = Settings(
+        opensearch_url=f"http://127.0.0.1:{os_port}",
+        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        cache_dir=cache, opensearch_heap="512m",
+        triton_url=f"127.0.0.1:{grpc}", triton_http_url=f"127.0.0.1:{http}",
+        triton_protocol="grpc", triton_metrics_port=metrics, triton_instance_kind="KIND_CPU",
+        heartbeat_file=root / "heartbeat",
+        incidents_index="faults-incidents", models_index="faults-models",
+        drift_index="faults-drift",
+    )
+    stack = FaultStack(settings, root, synthetic_model)
+    repo = repository.assemble(repository.live_repository(settings), "KIND_CPU")
+    repository.place_version(repo, synthetic_model)
+    try:
+        t0 = time.monotonic()
+        stack.start_redis()
+        stack.started_s["redis"] = time.monotonic() - t0
+        stack.started_s["opensearch"] = stack.start_opensearch()
+        t0 = time.monotonic()
+        stack.start_triton()
+        stack.started_s["triton"] = time.monotonic() - t0
+    except process.StackError as exc:
+        _stop_all(stack)
+        pytest.fail(f"the fault suite's private servers did not start: {exc}", pytrace=False)
+    yield stack
+    _stop_all(stack)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop_all(stack: FaultStack) -> None:
+    for stop in (stack.stop_triton, stack.stop_opensearch, stack.stop_redis):
+        try:
+            stop()
+        except Exception as exc:  # noqa: BLE001 - stop the others anyway
+            print(f"fault suite: stopping a server failed: {exc}")
+
+
+@pytest.fixture(scope="package")
+def reference(fault_stack) -> dict:
+    """The verdict of every document in a clean pass (no fault) over the suite's data."""
+    return harness.reference_pass(fault_stack)
+
+
+@pytest.fixture
+def record():
+    """`record(row)` keeps a scenario's row for the table."""
+    return _ROWS.append
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _ROWS:
+        return
+    table = harness.render_table(_ROWS)
+    terminalreporter.write_sep("=", "fault suite")
+    terminalreporter.write_line(table)
+    run = {"rows": _ROWS, "started": _STARTED, "seconds": round(time.time() - _STARTED, 1),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+           "exit_status": int(exitstatus)}
+    out = Path(Settings().cache_dir) / "faults" / "last_run.json"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(run, indent=2))
+        terminalreporter.write_line(f"fault rows: {out}")
+    except OSError as exc:
+        terminalreporter.write_line(f"fault rows not written to {out}: {exc}")
+    if os.environ.get("COLOG_RECORD_FAULTS") == "1":
+        from colog.reporting import replace_section
+
+        RUNS_JSON.write_text(json.dumps(run, indent=2) + "\n")
+        replace_section(RESULTS, HEADING, harness.results_section(run))
+        terminalreporter.write_line(f"recorded in {RESULTS} and {RUNS_JSON}")
