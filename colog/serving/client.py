@@ -131,6 +131,12 @@ class TritonClient:
                     raise TritonError(f"Triton at {self.url}: {what} failed: {message}",
                                       self.url) from exc
                 error: Exception = exc
+                if status == "StatusCode.UNAVAILABLE":
+                    # A gRPC channel whose server went away reconnects on its own backoff
+                    # (growing to minutes), so a restarted Triton could wait unused; a new
+                    # channel connects as soon as the server answers (tests/faults). Dropped,
+                    # not closed: another thread may still be using it (one client per process).
+                    self._conn = None
             except (ConnectionError, OSError, TimeoutError) as exc:  # HTTP transport errors
                 error = exc
                 self._conn = None  # reconnect: the HTTP pool may hold a dead socket

@@ -6,7 +6,7 @@ redis-server on a free port and a tritonserver on free ports serving the session
 model. The session's shared OpenSearch and Redis (other tests use them) are never touched.
 
 Each test records one row (scenario, documents, lost, conflicting verdicts, final states, time
-to recover). At the end of the session the rows are printed in the terminal summary and written
+to recover). The logs of the last run stay in `<cache_dir>/faults/run-<pid>/`. At the end of the session the rows are printed in the terminal summary and written
 to `<cache_dir>/faults/last_run.json`; with COLOG_RECORD_FAULTS=1 they also go to
 `benchmarks/fault_runs.json` and to the "Fault suite (tests/faults)" section of
 `benchmarks/RESULTS.md`:
@@ -98,10 +98,37 @@ class FaultStack:
         assert not process.group_alive(pid), "tritonserver survived SIGKILL"
         process.pid_file(self.settings, triton_stack.NAME).unlink(missing_ok=True)
 
+    def ensure_up(self) -> None:
+        """Start whatever an earlier scenario left down (each start is idempotent), so one
+        failed scenario does not fail the ones after it."""
+        self.start_redis()
+        self.start_opensearch()
+        self.start_triton()
+
     def stop_triton(self) -> None:
         from colog.stack import triton as triton_stack
 
         triton_stack.stop(self.settings)
+
+
+def _restartable_ports(count: int) -> list[int]:
+    """Free ports below the kernel's ephemeral range. A server the suite stops must get its
+    port back when it restarts; a port from the ephemeral range (what `free_port` returns) can
+    be taken meanwhile as the local end of any outgoing connection on the machine, or by a
+    client's own retries connecting to itself, and the restart then fails "port in use"."""
+    import random
+
+    from colog.stack import process
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    candidates = list(range(max(1025, low - 12000), low))
+    random.shuffle(candidates)
+    ports = [p for p in candidates[:400] if not process.port_in_use("127.0.0.1", p)][:count]
+    assert len(ports) == count, f"no {count} free ports below {low}"
+    return ports
 
 
 def _link_distribution(stack_settings: Settings, private_cache: Path) -> None:
@@ -129,12 +156,15 @@ def fault_stack(synthetic_model, stack_settings) -> FaultStack:
     # Not under pytest's tmp dir: as root, OpenSearch runs as `nobody`, and every new pytest
     # session resets /tmp/pytest-of-root to 0700 (and prunes old runs), which would cut a
     # running node off its data. The local stack's cache dir, one directory per run instead.
-    root = Path(stack_settings.cache_dir) / "faults" / f"run-{os.getpid()}"
-    shutil.rmtree(root, ignore_errors=True)
+    # The last run's directory (worker, beat and server logs) stays for a look afterwards.
+    runs = Path(stack_settings.cache_dir) / "faults"
+    for old in runs.glob("run-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    root = runs / f"run-{os.getpid()}"
     root.mkdir(parents=True)
     cache = root / "cache"
     _link_distribution(stack_settings, cache)
-    os_port, redis_port, http, grpc, metrics = (process.free_port() for _ in range(5))
+    os_port, redis_port, http, grpc, metrics = _restartable_ports(5)
     settings = Settings(
         opensearch_url=f"http://127.0.0.1:{os_port}",
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
@@ -161,7 +191,6 @@ def fault_stack(synthetic_model, stack_settings) -> FaultStack:
         pytest.fail(f"the fault suite's private servers did not start: {exc}", pytrace=False)
     yield stack
     _stop_all(stack)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _stop_all(stack: FaultStack) -> None:

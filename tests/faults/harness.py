@@ -15,8 +15,9 @@ A row per scenario:
   items, items given up and left pending), read from their metrics endpoints;
 - final: counts by `colog.status` after recovery; not final: the rest;
 - recover s: from the end of the fault (server answering again, block lifted, ...) until every
-  document is final; done at fault: documents final when the fault began (0 < it < documents,
-  or the fault was not mid-pass).
+  document is final, the rest of the pass included (the baseline row, with no fault, is that
+  alone); done at fault: documents final when the fault began (0 < it < documents, or the fault
+  was not mid-pass).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class Scenario:
         return [n for n, p in self.processes.items() if n not in names and p.poll() is not None]
 
     # -- waiting --------------------------------------------------------------------------
-    def wait_progress(self, at_least: int, timeout: float = 120.0) -> int:
+    def wait_progress(self, at_least: int, timeout: float = 60.0) -> int:
         """Block until `at_least` documents are final; the count then."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -188,11 +189,12 @@ def prepare(stack, name: str) -> Scenario:
     from enricher.ingest import ingest_file
     from enricher.setup import run_setup
 
-    directory = stack.root / name
+    slug = name.split(" ")[0]
+    directory = stack.root / slug
     directory.mkdir(parents=True, exist_ok=True)
-    index = f"faults-{name}-1"
+    index = f"faults-{slug}-1"
     settings = stack.settings.model_copy(update={
-        "index_pattern": f"faults-{name}-*", "drain_state_key": f"colog:faults:{name}:drain"})
+        "index_pattern": f"faults-{slug}-*", "drain_state_key": f"colog:faults:{slug}:drain"})
     redis_client = redis.Redis.from_url(settings.redis_url)
     redis_client.flushall()  # the suite's own Redis: no task or lease of an earlier scenario
     redis_client.close()
@@ -299,6 +301,7 @@ def run(stack, reference: dict, record, name: str, fault, *, workers: int = 1,
     documents are final (it returns when the fault is over), wait for every document to be
     final, record the row and check the targets."""
     began = time.monotonic()
+    stack.ensure_up()
     scenario = prepare(stack, name)
     try:
         scenario.start_workers(workers, concurrency)
@@ -355,7 +358,8 @@ def results_section(run_: dict) -> str:
         "status or verdict (label, context label, anomaly type, score to 1e-4) differs from "
         "the clean pass's; write retries: write items the workers retried (their "
         "`colog_write_outcomes_total`); fault s: how long the fault lasted; time to recover: "
-        "from the end of the fault until every document was final, with nothing done by hand. "
+        "from the end of the fault until every document was final, with nothing done by hand "
+        "(it includes the rest of the pass itself: the baseline row is that alone). "
         "The workers run with `COLOG_BEAT_INTERVAL_S=1` and `COLOG_PARTITION_LOCK_TTL_S=6` "
         "(defaults 10 s and 120 s: in production a recovery waits up to that much longer for "
         "the next dispatch or, after a killed worker, for its lease). What each scenario does "

@@ -23,6 +23,15 @@ UNLOADED_S = 5.0  # model unloaded
 REDIS_DOWN_S = 2.0
 
 
+def test_no_fault_baseline(fault_stack, reference, record):
+    """The same run with nothing broken: its "time to recover" is how long the rest of the pass
+    takes on its own, the yardstick for the rows below."""
+    def fault(scenario):
+        scenario.notes.append("nothing broken: the rest of the pass alone")
+
+    harness.run(fault_stack, reference, record, "none (baseline)", fault)
+
+
 def test_triton_killed_and_restarted(fault_stack, reference, record):
     def fault(scenario):
         fault_stack.kill_triton()
