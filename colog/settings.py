@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     triton_timeout_s: float = 30.0
     triton_retries: int = 4
     triton_instance_kind: Literal["KIND_CPU", "KIND_GPU"] = "KIND_CPU"
+    triton_cpu_threads: int = Field(
+        1, ge=1, description="torch threads per CPU model instance (each model is a process)")
     triton_model_repository: Path = PROJECT_ROOT / "triton_models"
 
     # --- documents ---------------------------------------------------------------------------

@@ -103,6 +103,7 @@ def server_env(settings: Any) -> dict[str, str]:
       and this interpreter's libpython, ahead of the system's, so the stub embeds the same
       Python build as the venv.
     - PYTHONPATH: the project root (colog) and the venv's site-packages (torch, numpy, ...).
+    - OMP_NUM_THREADS / MKL_NUM_THREADS: `triton_cpu_threads` torch threads per model process.
     """
     import os
 
@@ -120,6 +121,11 @@ def server_env(settings: Any) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # Each model instance is a process, and torch gives each as many threads as there are
+        # cores: two models answering at once (embedder and CoLog, or a shadow) then fight
+        # over them. torch reads these at import, so every version's stub obeys.
+        "OMP_NUM_THREADS": str(settings.triton_cpu_threads),
+        "MKL_NUM_THREADS": str(settings.triton_cpu_threads),
     }
 
 
