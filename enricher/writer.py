@@ -89,6 +89,7 @@ def write_updates(client: OpenSearch, updates: list[Update], max_attempts: int =
     report = WriteReport()
     todo = list(updates)
     attempt = 0
+    last_reason: dict[str, str] = {}
     while todo:
         attempt += 1
         body = [line for update in todo for line in _action(update)]
@@ -126,6 +127,9 @@ def write_updates(client: OpenSearch, updates: list[Update], max_attempts: int =
                                         int(fresh["_primary_term"]), update.colog))
             elif code in RETRYABLE:
                 retry.append(update)
+                # Kept for the report if the retries run out: the operator needs the cause
+                # (an index block, a full write queue), not only that it gave up.
+                last_reason[update.id] = _reason(result)
             else:
                 reason = _reason(result)
                 if update.status == STATUS_FAILED:
@@ -136,7 +140,9 @@ def write_updates(client: OpenSearch, updates: list[Update], max_attempts: int =
                                         {**_failure_fields(update.colog), "status": STATUS_FAILED,
                                          "error": f"write-back rejected: {reason}"[:2000]}))
         if retry and attempt >= max_attempts:
-            report.unwritten.extend((u.id, "gave up after retries") for u in retry)
+            report.unwritten.extend(
+                (u.id, f"gave up after {attempt} attempts: {last_reason.get(u.id, 'retryable')}")
+                for u in retry)
             break
         if retry:
             report.retries += len(retry)
