@@ -219,6 +219,8 @@ def test_writer_keeps_a_blocked_document_pending(fault_stack):
                                max_attempts=3, backoff_s=0.1)
     finally:
         client.indices.put_settings(index=index, body={"index.blocks.write": False})
-    assert report.unwritten == [("a", "gave up after retries")] and report.retries == 2
+    [(doc_id, reason)] = report.unwritten
+    assert doc_id == "a" and report.retries == 2
+    assert reason.startswith("gave up after 3 attempts") and "cluster_block_exception" in reason
     assert client.get(index=index, id="a")["_source"]["colog"]["status"] == "pending"
     client.close()
