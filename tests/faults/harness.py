@@ -365,6 +365,7 @@ def results_section(run_: dict) -> str:
         "the next dispatch or, after a killed worker, for its lease). What each scenario does "
         "and what an operator does: docs/operations.md, section 11.\n\n"
         f"{render_table(run_['rows'])}\n\n"
-        f"Run {when} on {run_['machine']} (shared with other jobs); the module took "
-        f"{run_['seconds']:.0f} s including the private servers' start-up."
+        f"Run {when} on {run_['machine']} (shared with other jobs); the pytest session that "
+        f"ran it took {run_['seconds']:.0f} s (with `pytest tests/faults` alone: the module, "
+        "including the private servers' start-up)."
     )
