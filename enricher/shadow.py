@@ -3,10 +3,10 @@
 Whether a shadow runs is Triton's to say: a worker asks at most every `shadow_check_s` whether
 the shadow model is ready, so `colog shadow start`/`stop` reach every worker without a restart
 or any shared state. The candidate sees exactly the rows the live model saw (no second
-embedding), and its call runs on a thread of its own while the live path decides its verdicts
-and assigns templates, so the live path waits only for what is left of it. Its failures never touch the live path: the call has no retries, any error is
-counted and logged, the batch is written with live verdicts only, and the shadow is asked
-about again at the next check.
+embedding), and its call runs on a thread of its own while the batch's Drain templates are
+assigned, so the live path waits only for what is left of it. Its failures never touch the
+live path: the call has no retries, any error is counted and logged, the batch is written with
+live verdicts only, and the shadow is asked about again at the next check.
 """
 
 from __future__ import annotations
