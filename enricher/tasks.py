@@ -94,4 +94,5 @@ def retrain() -> dict:
     """Scheduled retraining (off unless COLOG_RETRAIN_INTERVAL_S > 0); one at a time."""
     from trainer.scheduled import retrain_once
 
-    return retrain_once(context())
+    ctx = context()
+    return retrain_once(ctx.client, ctx.settings, ctx.redis)

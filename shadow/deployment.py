@@ -101,7 +101,7 @@ def _remove_versions(folder: Path, keep: int | None = None) -> None:
 
 def start(settings, model_dir: Path, triton=None) -> ShadowState:
     """Serve `model_dir` as the shadow model (replacing any running candidate)."""
-    from colog.model.bundle import load_model_dir
+    from trainer.release import content_hash_of
 
     model_dir = Path(model_dir)
     try:
@@ -118,7 +118,7 @@ def start(settings, model_dir: Path, triton=None) -> ShadowState:
                                        model=folder.name, first_version=first)
     _remove_versions(folder, keep=version)
     state = ShadowState(folder.name, version, str(model_dir.resolve()),
-                        load_model_dir(model_dir).version.get("content_hash"), _now())
+                        content_hash_of(model_dir), _now())
     _write_state(settings, state)
     shadow_client.load_model(model=folder.name)
     return state

@@ -220,7 +220,7 @@ def place_and_load(settings, model_dir: Path, triton=None) -> int:
     return version
 
 
-def _content_hash(model_dir: Path) -> str | None:
+def content_hash_of(model_dir: Path) -> str | None:
     import json
 
     path = Path(model_dir) / "version.json"
@@ -247,7 +247,7 @@ def release(os_client, settings, model_dir: Path, *, gate_result: GateResult | N
     previous = live[0] if live else None
     common = {"previous_version": None if previous is None else str(previous),
               "trigger": trigger, "forced": bool(force), "model_dir": str(model_dir),
-              "content_hash": _content_hash(model_dir), "metrics": _metrics(gate_result),
+              "content_hash": content_hash_of(model_dir), "metrics": _metrics(gate_result),
               "profile": read_profile(model_dir),
               "labelled_docs": export.labelled if export else 0,
               "holdout_size": int(export.holdout.sum()) if export else 0,
@@ -302,7 +302,7 @@ def rollback(os_client, settings, to: int | None = None, trigger: str = "cli",
     doc = record(os_client, settings, {
         "action": "rollback", "version": str(version), "rollback_of": str(target),
         "previous_version": str(current), "trigger": trigger, "forced": False,
-        "model_dir": str(source), "content_hash": _content_hash(source),
+        "model_dir": str(source), "content_hash": content_hash_of(source),
         "profile": read_profile(source)})
     return Outcome(True, version, current, None, doc)
 

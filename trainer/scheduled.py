@@ -39,28 +39,28 @@ class RetrainLock:
             self.held = False
 
 
-def retrain_once(ctx, force_enabled: bool = False) -> dict:
-    """One scheduled retraining. Returns what happened (never raises for expected outcomes)."""
+def retrain_once(client, settings, redis, force_enabled: bool = False) -> dict:
+    """One scheduled retraining with these clients. Returns what happened (never raises for
+    expected outcomes)."""
     from rich.console import Console
 
     from trainer.export import NoLabelsError
     from trainer.release import ReleaseError, RetrainOptions, retrain
 
-    settings = ctx.settings
     if settings.retrain_interval_s <= 0 and not force_enabled:
         return {"skipped": "scheduled retraining is off (COLOG_RETRAIN_INTERVAL_S=0)"}
-    if ctx.redis is None:
+    if redis is None:
         return {"skipped": "no Redis: cannot guard against concurrent retraining"}
     from drift.store import clear_flag, read_flag
 
-    flag = read_flag(ctx.redis)
+    flag = read_flag(redis)
     if settings.retrain_on_drift and flag is None:
         return {"skipped": "no drift flagged (COLOG_RETRAIN_ON_DRIFT=true)"}
-    with RetrainLock(ctx.redis) as lock:
+    with RetrainLock(redis) as lock:
         if not lock.held:
             return {"skipped": "another retraining is running"}
         try:
-            outcome = retrain(ctx.client, settings, RetrainOptions(), "beat",
+            outcome = retrain(client, settings, RetrainOptions(), "beat",
                               Console(stderr=True))
         except NoLabelsError as exc:
             log.info("retrain: %s", exc)
@@ -69,7 +69,7 @@ def retrain_once(ctx, force_enabled: bool = False) -> dict:
             log.warning("retrain failed: %s", exc)
             return {"failed": str(exc)}
     if outcome.published and flag is not None:
-        clear_flag(ctx.redis)  # the new model has seen the traffic that raised it
+        clear_flag(redis)  # the new model has seen the traffic that raised it
     return {"published": outcome.published, "version": outcome.version,
             "previous": outcome.previous,
             "gate": outcome.gate.reason if outcome.gate else None}

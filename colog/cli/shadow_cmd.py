@@ -90,8 +90,8 @@ def report_cmd(version: Optional[str] = typer.Option(None, help="shadow version 
     from shadow.report import shadow_report
 
     settings = _settings()
-    version = version or (str(read_state(settings).version)
-                          if read_state(settings).version is not None else None)
+    last = read_state(settings).version
+    version = version or (None if last is None else str(last))
     if version is None:
         raise _fail("no candidate has been in shadow: start one with `colog shadow start`")
     report = shadow_report(make_client(settings), settings, version)

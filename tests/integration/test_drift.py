@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 
 import pytest
 from opensearchpy import helpers
@@ -111,13 +110,13 @@ def test_a_stable_index_raises_no_flag(opensearch, redis_server, drift_settings)
 def test_scheduled_retraining_obeys_the_flag(opensearch, redis_server, drift_settings):
     settings = drift_settings.model_copy(update={"retrain_interval_s": 60.0,
                                                  "retrain_on_drift": True})
-    ctx = SimpleNamespace(settings=settings, client=opensearch, redis=redis_server)
     _load(opensearch, settings, ["n1", "n2", "t1"])
-    assert retrain_once(ctx) == {"skipped": "no drift flagged (COLOG_RETRAIN_ON_DRIFT=true)"}
+    assert retrain_once(opensearch, settings, redis_server) == {
+        "skipped": "no drift flagged (COLOG_RETRAIN_ON_DRIFT=true)"}
     run_check(opensearch, settings, redis_server)
     assert read_flag(redis_server) is not None
     # With the flag set the tick goes on to the export (no analyst labels here, so it stops there)
-    outcome = retrain_once(ctx)
+    outcome = retrain_once(opensearch, settings, redis_server)
     assert "no analyst-labelled documents" in outcome["skipped"]
     assert read_flag(redis_server) is not None  # nothing was published: the flag stays
     assert clear_flag(redis_server) and read_flag(redis_server) is None

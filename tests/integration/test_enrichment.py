@@ -335,10 +335,16 @@ def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redi
     from enricher import tasks
     from enricher.celery_app import QUEUE
 
+    from colog.settings import get_settings
+    from tests.fixtures.enrich import colog_env
+
     rows = enrich_env.records
     load(enrich_env, opensearch, tmp_path, "logs-queued-1", rows)
-    ctx = build_context(enrich_env.settings("logs-queued-*"))
-    monkeypatch.setattr(tasks, "context", lambda: ctx)  # this test's index and servers
+    # The task builds its own context from the settings, as in a worker: point them here.
+    for name, value in colog_env(enrich_env.settings("logs-queued-*")).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    tasks.reset_context()
 
     def clean() -> None:
         redis_server.delete(QUEUE, "colog:lock:dispatch",
@@ -356,3 +362,6 @@ def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redi
         assert redis_server.llen(QUEUE) == len(partitions) + 1
     finally:
         clean()
+        tasks.reset_context()
+        monkeypatch.undo()
+        get_settings.cache_clear()

@@ -1,6 +1,5 @@
 """The scheduled-retraining guard against the real Redis: two retrainings never run at once."""
 
-from types import SimpleNamespace
 
 import pytest
 
@@ -23,5 +22,4 @@ def test_retrain_lock_admits_one_holder_and_releases_only_its_own(redis_server):
 
 
 def test_retrain_once_is_off_by_default(redis_server):
-    ctx = SimpleNamespace(settings=Settings(), redis=redis_server, client=None)
-    assert "off" in retrain_once(ctx)["skipped"]
+    assert "off" in retrain_once(None, Settings(), redis_server)["skipped"]
