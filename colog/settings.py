@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     triton_cpu_threads: int = Field(
         1, ge=1, description="torch threads per CPU model instance (each model is a process)")
     triton_model_repository: Path = PROJECT_ROOT / "triton_models"
+    triton_onnx_threads: int = Field(
+        2, ge=1, description="ONNX Runtime intra-op threads per model instance (threads sleep "
+        "when idle, so an idle model costs nothing; the worker waits while a model computes)")
+    inference_runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="how the Python-backend models run: ONNX Runtime on the exports "
+        "written at placement (falls back to PyTorch for a version without one), or PyTorch")
 
     # --- documents ---------------------------------------------------------------------------
     index_pattern: str = "logs-*"
@@ -74,7 +80,7 @@ class Settings(BaseSettings):
     # --- batching ------------------------------------------------------------------------------
     read_batch_size: int = 500
     write_batch_size: int = 500
-    inference_batch_size: int = 64
+    inference_batch_size: int = 256
     embed_batch_size: int = 128
     partitions: int = 8
 
@@ -85,6 +91,14 @@ class Settings(BaseSettings):
         120.0, description="a partition lock outlives a killed worker by at most this long")
     embedding_cache: bool = True
     embedding_cache_ttl_s: int = 7 * 24 * 3600
+    verdict_reuse: bool = Field(
+        True, description="identical model inputs are scored once: deduplicated per batch and "
+        "(with verdict_cache) kept in Redis per model version (enricher/verdict_reuse.py)")
+    verdict_cache: bool = True
+    verdict_cache_ttl_s: int = Field(24 * 3600, ge=1)
+    verdict_version_check_s: float = Field(
+        10.0, gt=0.0, description="how often a worker asks Triton for the newest version "
+        "(reused verdicts are keyed by it; a publish is picked up within this time)")
     drain_state_key: str = "colog:drain:state"
     metrics_port: int = 9108
     heartbeat_file: Path = Field(Path("/tmp/colog-worker.heartbeat"),

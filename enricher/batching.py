@@ -7,6 +7,9 @@ A stream pass hands each set of ready events to the partition's `Batcher` as a `
 verdicts are then decided and written by its own stream pass, in the order submitted. A verdict
 stays a function of the stream alone: a job carries its stream's buffer, the rows of different
 streams never meet inside the model, and the model scores each row independently.
+
+With verdict reuse (the default) rows are keyed before anything is embedded: only the rows that
+neither repeat a row of the batch nor are in the verdict cache are embedded and run.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from colog.features.embedding import EMBEDDING_DIM
-from colog.features.modalities import Modalities, build_modalities
+from colog.features.modalities import Modalities
+from colog.features.windows import window_indices
 
 if TYPE_CHECKING:
     from enricher.context import EnrichContext
@@ -29,53 +33,70 @@ class ScoreJob:
     stream_pass: object           # enricher.stream_pass.StreamPass that submitted it
     buffer: list                  # the pass's events when it submitted (stream order)
     targets: list[int]            # positions in `buffer` to give verdicts
-    modalities: Modalities | None = None
+    tokens: np.ndarray | None = None        # int64 [len(buffer), L]
+    window_index: np.ndarray | None = None  # int64 [len(buffer), K], -1 = no event
     rows: np.ndarray | None = None  # buffer positions the model runs on (targets, + neighbours)
 
 
-class _Prefetched:
-    """Answers `embed` from the vectors computed for the whole batch at once."""
+def _prepare(ctx: "EnrichContext", job: ScoreJob) -> None:
+    """Tokens and windows of the job's buffer, and the positions the model must score."""
+    from enricher.stream_pass import scored_positions
 
-    def __init__(self, vectors: dict[str, np.ndarray]):
-        self.vectors = vectors
-
-    def embed(self, messages) -> np.ndarray:
-        messages = list(messages)
-        if not messages:
-            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        return np.stack([self.vectors[m] for m in messages]).astype(np.float32)
+    sp = job.stream_pass
+    job.window_index = window_indices([sp.stream.key] * len(job.buffer), sp.window, sp.mode)
+    job.tokens = ctx.tokenizer.encode([e.masked for e in job.buffer])
+    job.rows = scored_positions(job.window_index, job.targets, sp.point_only)
 
 
-def _concat(parts: list[Modalities]) -> Modalities:
-    return Modalities(*(np.concatenate([getattr(p, name) for p in parts])
-                        for name in ("tokens", "sequence", "sequence_mask", "window_index")))
+def _windows(job: ScoreJob) -> list[tuple]:
+    """Each scored row's window as masked messages (None where the stream has no event)."""
+    return [tuple(job.buffer[j].masked if j >= 0 else None for j in job.window_index[row])
+            for row in job.rows]
+
+
+def model_inputs(ctx: "EnrichContext", tokens: np.ndarray, windows: list[tuple]) -> Modalities:
+    """Both modalities of the rows: one embedding call for the distinct messages of all their
+    windows (the embedding cache answers those seen before)."""
+    unique = list(dict.fromkeys(m for window in windows for m in window if m is not None))
+    with ctx.stages.time("embed"):
+        vectors = dict(zip(unique, ctx.embedder.embed(unique)))
+    k = len(windows[0]) if windows else 0
+    sequence = np.zeros((len(windows), k, EMBEDDING_DIM), np.float32)
+    mask = np.zeros((len(windows), k), np.float32)
+    for row, window in enumerate(windows):
+        for column, message in enumerate(window):
+            if message is not None:
+                sequence[row, column] = vectors[message]
+                mask[row, column] = 1.0
+    return Modalities(tokens, sequence, mask, np.full((len(windows), k), -1, np.int64))
 
 
 def run_jobs(ctx: "EnrichContext", jobs: list[ScoreJob]) -> None:
     """Embed, infer (live, and shadow when one runs), assign templates, then let each job's
     stream pass decide and write its verdicts."""
-    from enricher.stream_pass import scored_positions
-
     if not jobs:
         return
     started = time.perf_counter()
-    unique = list(dict.fromkeys(e.masked for job in jobs for e in job.buffer))
-    known = _Prefetched(dict(zip(unique, ctx.embedder.embed(unique))))
     for job in jobs:
-        sp = job.stream_pass
-        job.modalities = build_modalities([e.masked for e in job.buffer],
-                                          [sp.stream.key] * len(job.buffer), ctx.tokenizer,
-                                          known, sp.window, sp.mode)
-        job.rows = scored_positions(job.modalities.window_index, job.targets, sp.point_only)
-    inputs = _concat([job.modalities.take(job.rows) for job in jobs])
-    outputs, version = ctx.predict(inputs)
+        _prepare(ctx, job)
+    tokens = np.concatenate([job.tokens[job.rows] for job in jobs])
+    windows = [window for job in jobs for window in _windows(job)]
+    shadow_on = ctx.shadow is not None and ctx.shadow.active()
+    inputs = model_inputs(ctx, tokens, windows) if shadow_on or ctx.verdicts is None else None
+    if ctx.verdicts is None:
+        outputs, version = ctx.predict(inputs)
+    else:
+        outputs, version = ctx.verdicts.outputs(
+            ctx, tokens, windows,
+            lambda rows: model_inputs(ctx, tokens[rows], [windows[r] for r in rows]))
     # After the live call, never beside it: two models computing at once on the same CPU
     # cores slowed both ~10x (benchmarks/shadow_overhead.py). It overlaps only the template
-    # assignment below.
-    shadow_call = ctx.shadow.submit(inputs) if ctx.shadow is not None else None
+    # assignment below. The candidate scores every row: it is being evaluated, not reused.
+    shadow_call = ctx.shadow.submit(inputs) if shadow_on else None
     messages = [job.buffer[i].hit["_source"]["message"] for job in jobs for i in job.targets]
-    templates = ctx.templates.assign(messages)
-    shadow = ctx.shadow.result(shadow_call) if ctx.shadow is not None else None
+    with ctx.stages.time("parse"):
+        templates = ctx.templates.assign(messages)
+    shadow = ctx.shadow.result(shadow_call) if shadow_on else None
     row, template_at = 0, 0
     for job in jobs:
         part = slice(row, row + len(job.rows))

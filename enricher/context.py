@@ -20,6 +20,7 @@ from colog.settings import Settings
 from colog.verdict import Thresholds
 from enricher.metrics import WorkerMetrics
 from enricher.scorers import Scorer
+from enricher.stages import StageClock
 from enricher.templates import TemplateStore
 
 AfterWrite = Callable[..., None]
@@ -36,12 +37,16 @@ class EnrichContext:
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     redis: object | None = None
     shadow: object | None = None  # enricher.shadow.ShadowScorer: a candidate scored alongside
+    verdicts: object | None = None  # enricher.verdict_reuse.VerdictReuse; None = every row runs
+    stages: StageClock = field(default_factory=StageClock)
     after_write_hooks: list[AfterWrite] = field(default_factory=list)
 
-    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
+    def predict(self, modalities: Modalities, version: str | None = None
+                ) -> tuple[dict[str, np.ndarray], str]:
         hits, misses = self.embedder.hits, self.embedder.misses
         started = time.perf_counter()
-        outputs, version = self.scorer.predict(modalities)
+        with self.stages.time("infer"):
+            outputs, version = self.scorer.predict(modalities, version=version)
         self.metrics.triton_seconds.observe(time.perf_counter() - started)
         self.metrics.cache_hits.inc(self.embedder.hits - hits)
         self.metrics.cache_misses.inc(self.embedder.misses - misses)
@@ -82,7 +87,7 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
         from enricher.scorers import TritonScorer
         from enricher.shadow import ShadowScorer
 
-        scorer = TritonScorer(get_client(settings))
+        scorer = TritonScorer(get_client(settings), settings.verdict_version_check_s)
         shadow = ShadowScorer(settings, scorer.spec, WorkerMetrics())
     else:
         shadow = None  # a scorer given by the caller (benchmark baseline, tests) runs alone
@@ -93,8 +98,15 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
                                 batch_size=settings.embed_batch_size)
     tokenizer = SemanticTokenizer(max_tokens=scorer.spec.max_tokens)
     templates = TemplateStore(redis_client, settings.drain_state_key)
+    verdicts = None
+    if settings.verdict_reuse:
+        from enricher.verdict_reuse import NoVerdictCache, RedisVerdictCache, VerdictReuse
+
+        store = RedisVerdictCache(redis_client, settings.verdict_cache_ttl_s) \
+            if settings.verdict_cache else NoVerdictCache()
+        verdicts = VerdictReuse(store, settings.triton_model)
     ctx = EnrichContext(settings, client, scorer, embedder, tokenizer, templates,
-                        redis=redis_client, shadow=shadow)
+                        redis=redis_client, shadow=shadow, verdicts=verdicts)
     from enricher.hooks import default_hooks
 
     ctx.after_write_hooks.extend(default_hooks())

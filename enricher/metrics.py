@@ -32,6 +32,10 @@ class WorkerMetrics:
                                       "Embeddings served from the cache")
             self.cache_misses = Counter("colog_embedding_cache_misses_total",
                                         "Embeddings computed by the embedder")
+            self.verdict_rows = Counter(
+                "colog_verdict_rows_total", "Model rows by where their outputs came from: "
+                "an identical row of the same batch, the verdict cache, or the model",
+                ["source"])
             self.shadow_seconds = Histogram("colog_shadow_seconds",
                                             "Latency of one shadow model inference call",
                                             buckets=_BUCKETS)

@@ -5,6 +5,7 @@ so the stream pass does not care which one answers.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,8 +27,19 @@ class FeatureSpec:
 class Scorer(Protocol):
     spec: FeatureSpec
 
-    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
-        """Model outputs for the rows, and the model version that produced them."""
+    def predict(self, modalities: Modalities, version: str | None = None
+                ) -> tuple[dict[str, np.ndarray], str]:
+        """Model outputs for the rows, and the model version that produced them (`version`
+        pins one; None lets the server choose its newest)."""
+
+    def current_version(self) -> str | None:
+        """The version a call would be pinned to for verdict reuse (None: not known yet)."""
+
+    def remember_version(self, version: str) -> None:
+        """A version just answered unpinned: pin to it until the next check."""
+
+    def forget_version(self) -> None:
+        """The pinned version is gone: ask the server again."""
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """float32 [N, 384] sentence embeddings."""
@@ -37,8 +49,11 @@ class Scorer(Protocol):
 
 
 class TritonScorer:
-    def __init__(self, client):
+    def __init__(self, client, version_check_s: float = 10.0):
         self.client = client
+        self.version_check_s = float(version_check_s)
+        self._version: str | None = None
+        self._checked_at = float("-inf")
         self.params = client.model_parameters()  # read from the served model's config
         params = self.params
         self.spec = FeatureSpec(params.window, params.sequence_mode, params.max_tokens,
@@ -50,9 +65,25 @@ class TritonScorer:
             self.params = self.client.model_parameters()
         return self.params.thresholds_of(version)
 
-    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
+    def predict(self, modalities: Modalities, version: str | None = None
+                ) -> tuple[dict[str, np.ndarray], str]:
         return self.client.infer(modalities.tokens, modalities.sequence,
-                                 modalities.sequence_mask)
+                                 modalities.sequence_mask, version=version)
+
+    def current_version(self) -> str | None:
+        """The newest version Triton serves, asked at most every `version_check_s`: a
+        published version is picked up within that time, as a plain unpinned call would."""
+        if time.monotonic() - self._checked_at >= self.version_check_s:
+            self._checked_at = time.monotonic()
+            versions = self.client.ready_versions()
+            self._version = str(max(versions)) if versions else None
+        return self._version
+
+    def remember_version(self, version: str) -> None:
+        self._version = str(version)
+
+    def forget_version(self) -> None:
+        self._version, self._checked_at = None, float("-inf")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.client.embed(texts)
@@ -72,10 +103,20 @@ class LocalScorer:
         # The enrichment context's embedder caches; this one only computes.
         self._embedder = SentenceEmbedder(cache=NoCache())
 
-    def predict(self, modalities: Modalities) -> tuple[dict[str, np.ndarray], str]:
+    def predict(self, modalities: Modalities, version: str | None = None
+                ) -> tuple[dict[str, np.ndarray], str]:
         outputs = self.loaded.predict(modalities.tokens, modalities.sequence,
                                       modalities.sequence_mask)
         return outputs, self.version
+
+    def current_version(self) -> str:
+        return self.version  # one model, loaded once: its version never changes
+
+    def remember_version(self, version: str) -> None:
+        return None
+
+    def forget_version(self) -> None:
+        return None
 
     def thresholds(self, version: str) -> Thresholds:
         return self.loaded.thresholds

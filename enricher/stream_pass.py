@@ -148,19 +148,21 @@ class StreamPass:
 
     def _run(self, pit: str) -> StreamReport:
         ctx = self.ctx
-        first = first_pending(ctx.client, pit, self.stream)
-        if first is None:
-            return self.report
-        before = preceding(ctx.client, pit, self.stream, first,
-                           self.past_reach * LOOKBACK_FACTOR + 2)
+        with ctx.stages.time("read"):
+            first = first_pending(ctx.client, pit, self.stream)
+            if first is None:
+                return self.report
+            before = preceding(ctx.client, pit, self.stream, first,
+                               self.past_reach * LOOKBACK_FACTOR + 2)
         valid_before = [h for h in before if self._rejection(h) is None]
         buffer = ([_event(h, False) for h in valid_before[-self.past_reach:]]
                   if self.past_reach else [])
         start_after = before[-1]["sort"] if before else None
         last_hit = first
         rejected: list[Update] = []
-        for hit in iter_stream(ctx.client, pit, self.stream, start_after,
-                               ctx.settings.read_batch_size):
+        for hit in ctx.stages.iterate("read", iter_stream(ctx.client, pit, self.stream,
+                                                          start_after,
+                                                          ctx.settings.read_batch_size)):
             last_hit = hit
             self.keep_alive()
             rejection = self._rejection(hit)
@@ -169,7 +171,8 @@ class StreamPass:
                     rejected.append(self._update(hit, {"status": rejection.status,
                                                        "error": rejection.reason}))
                 continue
-            buffer.append(_event(hit, _is_pending(hit)))
+            with ctx.stages.time("parse"):
+                buffer.append(_event(hit, _is_pending(hit)))
             if len(rejected) >= ctx.settings.write_batch_size:
                 self._write(rejected, rejected_batch=True)
                 rejected = []
@@ -221,9 +224,8 @@ class StreamPass:
         """Decide the job's verdicts from the model outputs of its rows and write them."""
         ctx, buffer, targets, rows = self.ctx, job.buffer, job.targets, job.rows
         spec = ctx.scorer.spec
-        modalities = job.modalities
         centre = centre_column(self.window, self.mode)
-        token_strings = [ctx.tokenizer.tokens_of(modalities.tokens[i]) for i in targets]
+        token_strings = [ctx.tokenizer.tokens_of(job.tokens[i]) for i in targets]
         target_rows = rows_of(rows, targets)
 
         def context_scores_of(probs):
@@ -232,7 +234,7 @@ class StreamPass:
                 return None
             point = np.full(len(buffer), np.nan)
             point[rows] = event_and_context_scores(probs, list(spec.classes))[0]
-            return neighbour_max(point, modalities.window_index[targets], centre)
+            return neighbour_max(point, job.window_index[targets], centre)
 
         chosen = {name: values[target_rows] for name, values in outputs.items()}
         results = verdicts(chosen, list(spec.classes), token_strings,
@@ -278,7 +280,8 @@ class StreamPass:
     def _write(self, updates: list[Update], rejected_batch: bool = False) -> None:
         if not updates:
             return
-        result = write_updates(self.ctx.client, updates)
+        with self.ctx.stages.time("write"):
+            result = write_updates(self.ctx.client, updates)
         self.report.write.merge(result)
         if rejected_batch:
             self.report.rejected += len(updates)

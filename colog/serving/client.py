@@ -176,6 +176,18 @@ class TritonClient:
         model = model or self.model
         return bool(self._call("readiness", lambda c: c.is_model_ready(model, version)))
 
+    def ready_versions(self, model: str | None = None) -> list[int]:
+        """The versions of `model` Triton serves now (its metadata lists the ready ones)."""
+        model = model or self.model
+
+        def get(c):
+            if self.protocol == "grpc":
+                return list(c.get_model_metadata(model, client_timeout=self.timeout_s).versions)
+            return list(c.get_model_metadata(model).get("versions", []))
+
+        return sorted(int(v) for v in self._call("model metadata", get, model=model)
+                      if str(v).isdigit())
+
     def server_ready(self) -> bool:
         try:
             return bool(self._client().is_server_ready())

@@ -5,6 +5,10 @@ repository under the cache directory, where numbered versions of `colog` are add
 :func:`place_version`: each version is written to a staging folder beside the model and renamed
 into place, so Triton never sees a half-written version and a served version is never modified.
 
+Placement also writes each version's ONNX export (`model.onnx`, checked against PyTorch) and
+assembly the embedder's (`colog_embedder/1/sentence.onnx`): the Python backends serve them with
+ONNX Runtime (colog/serving/onnx_runtime.py).
+
 Each model also gets `configs/gpu.pbtxt` (the same config with `KIND_GPU`): a GPU host serves the
 very same repository with `tritonserver --model-config-name=gpu`.
 """
@@ -12,6 +16,7 @@ very same repository with `tritonserver --model-config-name=gpu`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,8 +24,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from colog.serving.onnx_export import COLOG_ONNX, export_colog_or_warn
 from colog.settings import PROJECT_ROOT
 from colog.verdict import DECISION_FILE, Thresholds
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = PROJECT_ROOT / "triton_models"
 COLOG = "colog"
@@ -147,11 +155,27 @@ def assemble(repo: Path, kind: str = "KIND_CPU") -> Path:
         (repo / model).mkdir(parents=True, exist_ok=True)
     (repo / EMBEDDER / "1").mkdir(exist_ok=True)
     _copy_if_changed(TEMPLATES / EMBEDDER / "model.py", repo / EMBEDDER / "1" / "model.py")
+    ensure_sentence_onnx(repo)
     _write_configs(repo, EMBEDDER, kind, None)
     versions = list_versions(repo)
     parameters = read_version_parameters(repo, versions[-1]) if versions else None
     _write_configs(repo, COLOG, kind, parameters)
     return repo
+
+
+def ensure_sentence_onnx(repo: Path) -> Path | None:
+    """The embedder's ONNX export in its version folder, written once (a few seconds); None when
+    the export fails, and the embedder then serves with sentence-transformers."""
+    from colog.serving.onnx_export import SENTENCE_ONNX, ExportError, export_sentence_model
+
+    target = repo / EMBEDDER / "1" / SENTENCE_ONNX
+    if target.is_file():
+        return target
+    try:
+        return export_sentence_model(target)
+    except ExportError as exc:
+        log.warning("%s; colog_embedder serves with sentence-transformers", exc)
+        return None
 
 
 def instance_kind(repo: Path, model: str = COLOG) -> str:
@@ -236,6 +260,7 @@ def place_version(repo: Path, model_dir: Path, kind: str | None = None, model: s
     try:
         shutil.copytree(model_dir, staging / VERSION_MODEL_DIR)
         shutil.copyfile(TEMPLATES / COLOG / "model.py", staging / "model.py")
+        export_colog_or_warn(model_dir, staging / COLOG_ONNX)
         (staging / "parameters.json").write_text(json.dumps(parameters.as_config()), encoding="utf-8")
         version = max((list_versions(repo, model) or [0])[-1] + 1, first_version)
         while True:  # another placer may take the same number: rename fails, try the next one

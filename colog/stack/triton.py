@@ -126,6 +126,9 @@ def server_env(settings: Any) -> dict[str, str]:
         # over them. torch reads these at import, so every version's stub obeys.
         "OMP_NUM_THREADS": str(settings.triton_cpu_threads),
         "MKL_NUM_THREADS": str(settings.triton_cpu_threads),
+        # Read by colog.serving.backend inside each stub (ONNX Runtime's own thread count).
+        "COLOG_TRITON_ONNX_THREADS": str(settings.triton_onnx_threads),
+        "COLOG_INFERENCE_RUNTIME": settings.inference_runtime,
     }
 
 

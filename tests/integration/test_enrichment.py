@@ -155,9 +155,9 @@ class RecordingScorer:
     def __init__(self, inner):
         self.inner, self.spec, self.batches = inner, inner.spec, []
 
-    def predict(self, modalities):
+    def predict(self, modalities, version=None):
         self.batches.append(modalities)
-        return self.inner.predict(modalities)
+        return self.inner.predict(modalities, version=version)
 
     def embed(self, texts):
         return self.inner.embed(texts)
@@ -173,8 +173,9 @@ def test_context_is_the_own_streams_neighbours_across_batches(enrich_env, opense
     index = "logs-window-1"
     rows = enrich_env.records  # three interleaved streams
     load(enrich_env, opensearch, tmp_path, index, rows)
+    # Every row reaches the model (no reuse): the test reads the inputs the model was given.
     settings = enrich_env.settings("logs-window-*", read_batch_size=3, inference_batch_size=2,
-                                   write_batch_size=2)
+                                   write_batch_size=2, verdict_reuse=False)
     scorer = RecordingScorer(TritonScorer(TritonClient(settings)))
     ctx = build_context(settings, scorer=scorer)
     summary = run_pass(ctx, flush=True, progress=False)

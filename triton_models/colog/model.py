@@ -1,8 +1,10 @@
 """Triton Python backend: the CoLog collaborative transformer.
 
-Each numbered version folder of the live repository holds this file and the model directory
-written by `colog train` (in `colog_model/`), so a version is self-contained and never changes
-once served. The stub process imports torch, numpy and colog from the project's environment.
+Each numbered version folder of the live repository holds this file, the model directory
+written by `colog train` (in `colog_model/`) and, when the export passed its parity check,
+`model.onnx`; a version is self-contained and never changes once served. ONNX Runtime serves
+when the export is there (COLOG_INFERENCE_RUNTIME=torch forces PyTorch). The stub process
+imports numpy, onnxruntime, torch and colog from the project's environment.
 """
 
 from pathlib import Path
@@ -10,18 +12,25 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from colog.serving.backend import instance_device
+from colog.serving.backend import instance_device, onnx_options, onnx_wanted
 
 MODEL_DIR = "colog_model"
+ONNX_FILE = "model.onnx"  # colog.serving.onnx_export.COLOG_ONNX
 OUTPUTS = ("probs", "modality_weights", "context_attention", "token_attention")
 
 
 class TritonPythonModel:
     def initialize(self, args):
-        from colog.model.bundle import load_model_dir
-
         version_dir = Path(args["model_repository"]) / str(args["model_version"])
-        self.model = load_model_dir(version_dir / MODEL_DIR, device=instance_device(args))
+        if onnx_wanted(version_dir / ONNX_FILE):
+            from colog.serving.onnx_runtime import OnnxCoLog
+
+            self.model = OnnxCoLog(version_dir / ONNX_FILE, version_dir / MODEL_DIR,
+                                   **onnx_options(args))
+        else:
+            from colog.model.bundle import load_model_dir
+
+            self.model = load_model_dir(version_dir / MODEL_DIR, device=instance_device(args))
         self.version = str(args["model_version"])
 
     def execute(self, requests):
