@@ -40,8 +40,15 @@ class Settings(BaseSettings):
     opensearch_verify_certs: bool = True
     opensearch_timeout_s: float = 30.0
 
-    # --- Redis (Celery broker + embedding cache) ----------------------------------------------
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # --- Redis ----------------------------------------------------------------------------------
+    # By role: `redis_url` holds what must survive (Celery broker, partition leases, the retrain
+    # lock, the Drain state) and must never evict; `cache_redis_url` holds what may be dropped
+    # at any time (embedding cache, verdict cache) and should evict (allkeys-lru).
+    redis_url: str = Field("redis://127.0.0.1:6379/0",
+                           description="broker, leases, Drain state: persistent, noeviction")
+    cache_redis_url: str | None = Field(
+        None, description="embedding/verdict caches: an evicting Redis (or database); "
+        "default: the same as COLOG_REDIS_URL")
 
     # --- Triton --------------------------------------------------------------------------------
     triton_url: str = Field("127.0.0.1:8001", description="host:port of the chosen protocol")
@@ -56,6 +63,15 @@ class Settings(BaseSettings):
     triton_cpu_threads: int = Field(
         1, ge=1, description="torch threads per CPU model instance (each model is a process)")
     triton_model_repository: Path = PROJECT_ROOT / "triton_models"
+    triton_load_endpoints: str = Field(
+        "", description="comma-separated Triton servers a publish or rollback loads the model on "
+        "(host:port of the protocol in use); `dns:NAME:PORT` stands for every address NAME "
+        "resolves to (a headless Service: one per Triton pod). Empty: only COLOG_TRITON_URL")
+    triton_repository_api_header: str = Field(
+        "", description="header Triton's restricted repository API (load/unload) requires")
+    triton_repository_api_key: SecretStr | None = None
+    triton_repository_api_key_file: Path | None = Field(
+        None, description="file holding the header's value (re-read on every load: rotation)")
 
     # --- documents ---------------------------------------------------------------------------
     index_pattern: str = "logs-*"
@@ -90,6 +106,14 @@ class Settings(BaseSettings):
     heartbeat_file: Path = Field(Path("/tmp/colog-worker.heartbeat"),
                                  description="touched by the worker; `colog health` reads it")
     heartbeat_max_age_s: float = 120.0
+    heartbeat_interval_s: float = Field(
+        15.0, gt=0, description="how often the worker's consumer checks itself and writes the "
+        "heartbeat (only when the broker answers and running tasks make progress)")
+    progress_stall_s: float = Field(
+        600.0, gt=0, description="a task that passes no batch boundary for this long makes "
+        "the worker unhealthy")
+    beat_heartbeat_file: Path = Field(Path("/tmp/colog-beat.heartbeat"),
+                                      description="touched by beat after each scheduler tick")
     score_threshold: float | None = Field(
         None, gt=0.0, lt=1.0,
         description="override the served model's own decision thresholds (chosen on its "
@@ -153,6 +177,19 @@ class Settings(BaseSettings):
             return self.opensearch_password_file.read_text(encoding="utf-8").strip()
         if self.opensearch_password is not None:
             return self.opensearch_password.get_secret_value()
+        return None
+
+    @property
+    def effective_cache_redis_url(self) -> str:
+        return self.cache_redis_url or self.redis_url
+
+    def triton_repository_api_secret(self) -> str | None:
+        """The restricted repository API's header value, from its file when one is configured
+        (read each time: a rotated Secret is picked up without a restart)."""
+        if self.triton_repository_api_key_file is not None:
+            return self.triton_repository_api_key_file.read_text(encoding="utf-8").strip()
+        if self.triton_repository_api_key is not None:
+            return self.triton_repository_api_key.get_secret_value()
         return None
 
     def masked(self) -> dict[str, object]:
