@@ -22,7 +22,9 @@ from typing import Any
 from colog.settings import PROJECT_ROOT
 from colog.verdict import DECISION_FILE, Thresholds
 
-TEMPLATES = PROJECT_ROOT / "triton_models"
+# The templates ship with the checkout; an installed package (the images) names their copy
+# with COLOG_TRITON_TEMPLATES (deploy/docker/*.Dockerfile copy them to /opt/colog/triton_models).
+TEMPLATES = Path(os.environ.get("COLOG_TRITON_TEMPLATES") or PROJECT_ROOT / "triton_models")
 COLOG = "colog"
 EMBEDDER = "colog_embedder"
 MODELS = (COLOG, EMBEDDER)
