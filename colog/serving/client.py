@@ -196,8 +196,11 @@ class TritonClient:
         if not value:
             raise TritonError("COLOG_TRITON_REPOSITORY_API_HEADER is set but no key: set "
                               "COLOG_TRITON_REPOSITORY_API_KEY(_FILE)", self.url)
-        # gRPC metadata keys must be lower case; HTTP headers are case-insensitive anyway.
-        return {name.lower(): value}
+        if self.protocol == "grpc":
+            # Triton's gRPC frontend matches metadata `triton-grpc-protocol-<key>` (lower case,
+            # as gRPC metadata keys must be); found against a real server, tests/integration.
+            return {f"triton-grpc-protocol-{name.lower()}": value}
+        return {name: value}
 
     def load_model(self, version: int | str | None = None, model: str | None = None) -> None:
         """(Re)load `model` from the repository: its newest versions per its version policy, or

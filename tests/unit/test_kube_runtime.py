@@ -122,10 +122,12 @@ def test_repository_api_key_is_read_from_its_file_each_time(tmp_path):
     key.write_text("first\n")
     settings = Settings(triton_repository_api_header="Colog-Admin",
                         triton_repository_api_key_file=key)
-    client = TritonClient(settings)
-    assert client.repository_headers() == {"colog-admin": "first"}
+    client = TritonClient(settings, protocol="grpc")
+    assert client.repository_headers() == {"triton-grpc-protocol-colog-admin": "first"}
     key.write_text("rotated")
-    assert client.repository_headers() == {"colog-admin": "rotated"}
+    assert client.repository_headers() == {"triton-grpc-protocol-colog-admin": "rotated"}
+    assert TritonClient(settings, protocol="http").repository_headers() == {
+        "Colog-Admin": "rotated"}
     assert TritonClient(Settings()).repository_headers() is None
     with pytest.raises(TritonError, match="no key"):
         TritonClient(Settings(triton_repository_api_header="x")).repository_headers()
