@@ -234,10 +234,10 @@ colog.io/secrets-revision: {{ . | quote }}
 {{- if and .Values.trainer.enabled .Values.triton.enabled (eq .Values.triton.modelRepository.source "image") -}}
 {{- fail "trainer.enabled needs triton.modelRepository.source=pvc: a model retrained in the cluster cannot reach a repository baked into the image" -}}
 {{- end -}}
-{{- if and .Values.trainer.enabled (not .Values.triton.enabled) (not .Values.triton.modelRepository.pvc.existingClaim) -}}
-{{- fail "trainer.enabled with triton.enabled=false needs triton.modelRepository.pvc.existingClaim (the volume your Triton serves)" -}}
-{{- end -}}
 {{- if and (not .Values.triton.enabled) (not .Values.triton.external.url) -}}
 {{- fail "triton.enabled=false needs triton.external.url (host:port of your Triton for triton.protocol)" -}}
+{{- end -}}
+{{- if and .Values.trainer.enabled (not .Values.triton.enabled) (not .Values.triton.modelRepository.pvc.existingClaim) -}}
+{{- fail "trainer.enabled with triton.enabled=false needs triton.modelRepository.pvc.existingClaim (the volume your Triton serves)" -}}
 {{- end -}}
 {{- end -}}
