@@ -1,4 +1,5 @@
-# CoLog worker image (CPU): runs `colog worker`, `colog beat`, `colog setup`, `colog health`.
+# CoLog worker image (CPU): runs `colog worker`, `colog beat`, `colog setup`, `colog health`, and
+# the chart's trainer (`colog train --from-opensearch`, `colog rollback`).
 # Build from the repository root:
 #   docker build -f deploy/docker/worker.Dockerfile -t colog:0.1.0 .
 #
@@ -21,7 +22,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/colog/venv \
     PATH=/opt/colog/venv/bin:$PATH \
     HOME=/tmp \
-    COLOG_CACHE_DIR=/var/cache/colog
+    COLOG_CACHE_DIR=/var/cache/colog \
+    COLOG_TRITON_TEMPLATES=/opt/colog/triton_models
 
 # Non-root user; the chart runs every pod as this uid (runAsUser 10001).
 RUN groupadd --system --gid 10001 colog \
@@ -45,6 +47,10 @@ RUN python -m venv "$VIRTUAL_ENV" \
  && "$VIRTUAL_ENV/bin/uv" pip install -q --python "$VIRTUAL_ENV/bin/python" . \
  && colog --help >/dev/null \
  && rm -rf /src
+
+# The trainer and `colog publish`/`colog rollback` place versions from these templates
+# (colog/serving/repository.py reads COLOG_TRITON_TEMPLATES).
+COPY triton_models /opt/colog/triton_models
 
 WORKDIR /
 USER 10001:10001
