@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         15.0, gt=0, description="how often the worker's consumer checks itself and writes the "
         "heartbeat (only when the broker answers and running tasks make progress)")
     progress_stall_s: float = Field(
-        600.0, gt=0, description="a task that passes no batch boundary for this long makes "
+        600.0, gt=0, description="running tasks that read or write nothing for this long make "
         "the worker unhealthy")
     beat_heartbeat_file: Path = Field(Path("/tmp/colog-beat.heartbeat"),
                                       description="touched by beat after each scheduler tick")

@@ -6,7 +6,7 @@ probe proves, so it is written by a check that runs on the Celery consumer's own
 (:class:`LivenessStep`, a consumer bootstep on the consumer's timer), and only when
 
 - the consumer's broker connection is up and Redis answers a PING, and
-- every running task has passed a batch boundary (:data:`PROGRESS`) within
+- every running task has moved (read a document or written a batch, :data:`PROGRESS`) within
   `progress_stall_s`: a task stuck in a call that never returns stops the heartbeat.
 
 A hung consumer loop never runs the check, so the file ages and the probe fails; an idle worker
@@ -41,8 +41,8 @@ def heartbeat_age(settings, path: Path | None = None) -> float | None:
 
 
 class Progress:
-    """Running tasks and when any of them last passed a batch boundary (thread-safe: the
-    worker runs Celery's threads pool)."""
+    """Running tasks and when any of them last moved (thread-safe: the worker runs Celery's
+    threads pool)."""
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
@@ -65,7 +65,7 @@ class Progress:
             self._last = self._clock()
 
     def stalled_for(self) -> float:
-        """Seconds since the last boundary while tasks run; 0 when none runs."""
+        """Seconds since anything moved while tasks run; 0 when none runs."""
         with self._lock:
             return self._clock() - self._last if self._running else 0.0
 
@@ -79,7 +79,7 @@ def liveness(broker_ok: bool, broker_detail: str, stalled_s: float, stall_limit_
     if not broker_ok:
         return False, f"broker unreachable ({broker_detail})"
     if stalled_s > stall_limit_s:
-        return False, (f"a running task passed no batch boundary for {stalled_s:.0f}s "
+        return False, (f"no running task moved for {stalled_s:.0f}s "
                        f"(limit {stall_limit_s:.0f}s)")
     return True, "ok"
 

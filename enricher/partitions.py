@@ -69,7 +69,7 @@ def enrich_partition(ctx: EnrichContext, partition: int, flush: bool = False,
     renew = lease.renew if lease is not None else (lambda: None)
 
     def keep_alive() -> None:
-        PROGRESS.mark()  # a batch boundary passed: the worker's liveness sees progress
+        PROGRESS.mark()  # the pass moved (a hit read, a batch written): liveness sees it
         renew()
 
     # The streams' ready events are scored together (enricher/batching.py): a stream's report

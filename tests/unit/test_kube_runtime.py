@@ -79,7 +79,7 @@ def test_liveness_needs_the_broker_and_progress():
     ok, why = liveness(False, "connection refused", 0.0, 600)
     assert not ok and "broker unreachable (connection refused)" in why
     ok, why = liveness(True, "ok", 601.0, 600)
-    assert not ok and "passed no batch boundary for 601s" in why
+    assert not ok and "no running task moved for 601s" in why
 
 
 def test_progress_counts_only_while_tasks_run():
