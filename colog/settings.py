@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     embedding_cache_ttl_s: int = 7 * 24 * 3600
     drain_state_key: str = "colog:drain:state"
     metrics_port: int = 9108
+    beat_metrics_port: int = Field(
+        9109, description="where `colog beat` serves the pending-documents and lag gauges "
+        "(its own port: a worker and beat on one host must not collide)")
     heartbeat_file: Path = Field(Path("/tmp/colog-worker.heartbeat"),
                                  description="touched by the worker; `colog health` reads it")
     heartbeat_max_age_s: float = 120.0

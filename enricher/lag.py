@@ -1,9 +1,9 @@
 """The lag gauges: how many documents are pending and the age of the oldest one.
 
 They describe the whole index pattern, not one worker, so exactly one process exports them:
-beat (enricher/beat.py), on its own metrics port. Were every worker to set them when it
-dispatched, each would report a value as old as its last dispatch, and the autoscaler's
-`colog_pending_documents` would be whichever worker Prometheus scraped.
+beat (enricher/beat.py), on its own metrics port (COLOG_BEAT_METRICS_PORT). Were every worker
+to set them when it dispatched, each would report a value as old as its last dispatch, and
+the autoscaler's `colog_pending_documents` would be whichever worker Prometheus scraped.
 """
 
 from __future__ import annotations

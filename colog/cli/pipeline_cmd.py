@@ -173,7 +173,7 @@ def worker(
 @app.command()
 def beat(loglevel: str = typer.Option("INFO")) -> None:
     """Run Celery beat: dispatches pending partitions (exactly one should run), and serves the
-    pending-documents and lag gauges on COLOG_METRICS_PORT."""
+    pending-documents and lag gauges on COLOG_BEAT_METRICS_PORT."""
     from prometheus_client import start_http_server
 
     from colog.settings import get_settings
@@ -181,7 +181,11 @@ def beat(loglevel: str = typer.Option("INFO")) -> None:
 
     settings = get_settings()
     _ping_redis(settings)
-    start_http_server(settings.metrics_port)
+    try:
+        start_http_server(settings.beat_metrics_port)
+    except OSError as exc:  # scheduling matters more than the gauges: say so and go on
+        err.print(f"warning: beat's metrics are not served: port {settings.beat_metrics_port} "
+                  f"is taken ({exc}); set COLOG_BEAT_METRICS_PORT to a free one")
     schedule = Path(settings.cache_dir) / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])

@@ -119,6 +119,8 @@ def test_beat_has_a_probe_and_exports_the_pending_gauge(default):
     beat = pod_specs(default)["Deployment/t-colog-beat"]["containers"][0]
     assert beat["livenessProbe"]["exec"]["command"] == ["colog", "health", "--beat"]
     assert {p["name"]: p["containerPort"] for p in beat["ports"]} == {"metrics": 9108}
+    config = by_kind(default, "ConfigMap")["t-colog"]["data"]
+    assert config["COLOG_BEAT_METRICS_PORT"] == "9108"  # beat's own pod: the same port is free
     policy = by_kind(default, "NetworkPolicy")["t-colog-worker-ingress"]["spec"]
     assert policy["podSelector"]["matchExpressions"][0]["values"] == ["worker", "beat"]
     worker = pod_specs(default)["Deployment/t-colog-worker"]

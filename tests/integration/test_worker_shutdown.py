@@ -80,7 +80,8 @@ def test_sigterm_mid_pass_stops_at_a_batch_boundary_and_loses_nothing(
                               env=_env(settings, COLOG_METRICS_PORT=worker_port, **common),
                               stdout=worker_log, stderr=subprocess.STDOUT)
     beat = subprocess.Popen([COLOG, "beat"], cwd=ROOT,
-                            env=_env(settings, COLOG_METRICS_PORT=beat_port, **common),
+                            env=_env(settings, COLOG_METRICS_PORT=worker_port,
+                                     COLOG_BEAT_METRICS_PORT=beat_port, **common),
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         done, deadline = 0, time.monotonic() + 180
