@@ -8,10 +8,10 @@
 # installs the project non-editable and without the `dev` extra (no test tools in production).
 #
 # torch: PyPI's default torch wheel for Linux x86_64 bundles CUDA libraries (several GB). Where
-# https://download.pytorch.org/whl/cpu is reachable, pass
-#   --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu
-# to install the CPU-only wheel first (about 200 MB). It is not reachable from the machines this
-# project is developed on, so the default leaves torch to PyPI.
+# an index of CPU-only torch wheels is reachable, pass its URL as
+#   --build-arg TORCH_INDEX=<index URL>
+# to install the CPU-only wheel first (about 200 MB). None is reachable from the machines this
+# project is developed on, so the default leaves torch to the configured package index.
 FROM python:3.11-slim
 
 ARG TORCH_INDEX=""
