@@ -40,8 +40,15 @@ class Settings(BaseSettings):
     opensearch_verify_certs: bool = True
     opensearch_timeout_s: float = 30.0
 
-    # --- Redis (Celery broker + embedding cache) ----------------------------------------------
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # --- Redis ----------------------------------------------------------------------------------
+    # By role: `redis_url` holds what must survive (Celery broker, partition leases, the retrain
+    # lock, the Drain state) and must never evict; `cache_redis_url` holds what may be dropped
+    # at any time (embedding cache, verdict cache) and should evict (allkeys-lru).
+    redis_url: str = Field("redis://127.0.0.1:6379/0",
+                           description="broker, leases, Drain state: persistent, noeviction")
+    cache_redis_url: str | None = Field(
+        None, description="embedding/verdict caches: an evicting Redis (or database); "
+        "default: the same as COLOG_REDIS_URL")
 
     # --- Triton --------------------------------------------------------------------------------
     triton_url: str = Field("127.0.0.1:8001", description="host:port of the chosen protocol")
@@ -62,6 +69,15 @@ class Settings(BaseSettings):
     inference_runtime: Literal["onnx", "torch"] = Field(
         "onnx", description="how the Python-backend models run: ONNX Runtime on the exports "
         "written at placement (falls back to PyTorch for a version without one), or PyTorch")
+    triton_load_endpoints: str = Field(
+        "", description="comma-separated Triton servers a publish or rollback loads the model on "
+        "(host:port of the protocol in use); `dns:NAME:PORT` stands for every address NAME "
+        "resolves to (a headless Service: one per Triton pod). Empty: only COLOG_TRITON_URL")
+    triton_repository_api_header: str = Field(
+        "", description="header Triton's restricted repository API (load/unload) requires")
+    triton_repository_api_key: SecretStr | None = None
+    triton_repository_api_key_file: Path | None = Field(
+        None, description="file holding the header's value (re-read on every load: rotation)")
 
     # --- documents ---------------------------------------------------------------------------
     index_pattern: str = "logs-*"
@@ -101,9 +117,20 @@ class Settings(BaseSettings):
         "(reused verdicts are keyed by it; a publish is picked up within this time)")
     drain_state_key: str = "colog:drain:state"
     metrics_port: int = 9108
+    beat_metrics_port: int = Field(
+        9109, description="where `colog beat` serves the pending-documents and lag gauges "
+        "(its own port: a worker and beat on one host must not collide)")
     heartbeat_file: Path = Field(Path("/tmp/colog-worker.heartbeat"),
                                  description="touched by the worker; `colog health` reads it")
     heartbeat_max_age_s: float = 120.0
+    heartbeat_interval_s: float = Field(
+        15.0, gt=0, description="how often the worker's consumer checks itself and writes the "
+        "heartbeat (only when the broker answers and running tasks make progress)")
+    progress_stall_s: float = Field(
+        600.0, gt=0, description="running tasks that read or write nothing for this long make "
+        "the worker unhealthy")
+    beat_heartbeat_file: Path = Field(Path("/tmp/colog-beat.heartbeat"),
+                                      description="touched by beat after each scheduler tick")
     score_threshold: float | None = Field(
         None, gt=0.0, lt=1.0,
         description="override the served model's own decision thresholds (chosen on its "
@@ -167,6 +194,19 @@ class Settings(BaseSettings):
             return self.opensearch_password_file.read_text(encoding="utf-8").strip()
         if self.opensearch_password is not None:
             return self.opensearch_password.get_secret_value()
+        return None
+
+    @property
+    def effective_cache_redis_url(self) -> str:
+        return self.cache_redis_url or self.redis_url
+
+    def triton_repository_api_secret(self) -> str | None:
+        """The restricted repository API's header value, from its file when one is configured
+        (read each time: a rotated Secret is picked up without a restart)."""
+        if self.triton_repository_api_key_file is not None:
+            return self.triton_repository_api_key_file.read_text(encoding="utf-8").strip()
+        if self.triton_repository_api_key is not None:
+            return self.triton_repository_api_key.get_secret_value()
         return None
 
     def masked(self) -> dict[str, object]:

@@ -23,6 +23,7 @@ import numpy as np
 from colog.features.embedding import EMBEDDING_DIM
 from colog.features.modalities import Modalities
 from colog.features.windows import window_indices
+from enricher.shutdown import check_stop
 
 if TYPE_CHECKING:
     from enricher.context import EnrichContext
@@ -123,5 +124,6 @@ class Batcher:
             self.flush()
 
     def flush(self) -> None:
+        check_stop()  # a worker shutting down starts no new batch (enricher/shutdown.py)
         jobs, self.jobs = self.jobs, []
         run_jobs(self.ctx, jobs)

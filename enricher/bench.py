@@ -202,7 +202,9 @@ def measure(settings: Settings, index: str, scenario: str, variant: Variant) -> 
     ctx = build_context(local, scorer=scorer, use_cache=variant.embedding_cache)
     reset_status(ctx.client, index)
     if variant.cold:
-        flush_caches(ctx.redis)
+        from colog.cache_redis import cache_redis
+
+        flush_caches(cache_redis(local))
     summary = run_pass(ctx, flush=True, progress=True)
     hits, misses = ctx.embedder.hits, ctx.embedder.misses
     embedded = (hits / (hits + misses)) if (hits + misses) and not variant.baseline else None

@@ -8,13 +8,19 @@
 - `visibility_timeout` above the longest task (a partition pass is bounded by the partition lock
   TTL and the batch sizes).
 - Beat dispatches pending partitions every `beat_interval_s`; a task that finds its partition
-  locked returns at once, so duplicate dispatches cost nothing.
+  locked returns at once, so duplicate dispatches cost nothing. Beat's scheduler
+  (enricher/beat.py) also exports the pending-documents and lag gauges, once for the cluster.
+- Liveness: a consumer bootstep writes the heartbeat only while the broker answers and running
+  tasks make progress (enricher/health.py).
+- SIGTERM (warm shutdown): running passes stop at their next batch boundary and release their
+  leases (enricher/shutdown.py); `visibility_timeout` only matters for a task whose worker was
+  killed before it acknowledged, and is documented with the grace period (docs/operations.md).
 """
 
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_shutting_down
 
 from colog.settings import get_settings
 
@@ -34,6 +40,9 @@ def make_app() -> Celery:
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         worker_hijack_root_logger=False,
+        beat_scheduler="enricher.beat:MeasuringScheduler",
+        # Beat's loop wakes at least this often: its heartbeat and the lag gauges follow it.
+        beat_max_loop_interval=max(1.0, min(5.0, settings.beat_interval_s)),
         beat_schedule={
             "dispatch-pending": {"task": "colog.dispatch",
                                  "schedule": settings.beat_interval_s},
@@ -43,10 +52,34 @@ def make_app() -> Celery:
                if settings.drift_interval_s > 0 else {}),
         },
     )
+    from enricher.health import liveness_step
+
+    app.steps["consumer"].add(liveness_step())
     return app
 
 
 app = make_app()
+
+
+@worker_shutting_down.connect
+def _stop_passes(**_kwargs) -> None:
+    from enricher.shutdown import request_stop
+
+    request_stop()
+
+
+@task_prerun.connect
+def _task_started(task_id=None, **_kwargs) -> None:
+    from enricher.health import PROGRESS
+
+    PROGRESS.task_started(str(task_id))
+
+
+@task_postrun.connect
+def _task_finished(task_id=None, **_kwargs) -> None:
+    from enricher.health import PROGRESS
+
+    PROGRESS.task_finished(str(task_id))
 
 
 @worker_process_init.connect

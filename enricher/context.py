@@ -78,7 +78,7 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
     import redis
 
     from colog.opensearch_client import make_client
-    from enricher.embedding_cache import NoCache, RedisEmbeddingCache
+    from enricher.embedding_cache import embedding_cache
 
     client = client or make_client(settings)
     redis_client = redis_client or redis.Redis.from_url(settings.redis_url)
@@ -91,9 +91,7 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
         shadow = ShadowScorer(settings, scorer.spec, WorkerMetrics())
     else:
         shadow = None  # a scorer given by the caller (benchmark baseline, tests) runs alone
-    use_cache = settings.embedding_cache if use_cache is None else use_cache
-    cache = RedisEmbeddingCache(redis_client, settings.embedding_cache_ttl_s) if use_cache \
-        else NoCache()
+    cache = embedding_cache(settings, use_cache)
     embedder = SentenceEmbedder(encode=scorer.embed, cache=cache,
                                 batch_size=settings.embed_batch_size)
     tokenizer = SemanticTokenizer(max_tokens=scorer.spec.max_tokens)
@@ -102,7 +100,9 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
     if settings.verdict_reuse:
         from enricher.verdict_reuse import NoVerdictCache, RedisVerdictCache, VerdictReuse
 
-        store = RedisVerdictCache(redis_client, settings.verdict_cache_ttl_s) \
+        from colog.cache_redis import cache_redis
+
+        store = RedisVerdictCache(cache_redis(settings), settings.verdict_cache_ttl_s) \
             if settings.verdict_cache else NoVerdictCache()
         verdicts = VerdictReuse(store, settings.triton_model)
     ctx = EnrichContext(settings, client, scorer, embedder, tokenizer, templates,

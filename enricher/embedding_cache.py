@@ -2,7 +2,9 @@
 
 Logs repeat a few hundred templates millions of times, so after warm-up almost every embedding
 comes from here instead of Triton. Vectors are stored as raw float32 bytes (1.5 KiB each) with a
-TTL, so the cache stays bounded when templates drift.
+TTL, so the cache stays bounded when templates drift. It lives in the cache Redis
+(colog/cache_redis.py, `COLOG_CACHE_REDIS_URL`), which may evict any entry: a missing vector is
+computed again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,16 @@ import redis
 from colog.features.embedding import EMBEDDING_DIM
 
 PREFIX = "colog:emb:"
+
+
+def embedding_cache(settings, enabled: bool | None = None) -> "RedisEmbeddingCache | NoCache":
+    """The cache `settings` ask for: in the cache Redis, or none (`COLOG_EMBEDDING_CACHE=false`)."""
+    from colog.cache_redis import cache_redis
+
+    enabled = settings.embedding_cache if enabled is None else enabled
+    if not enabled:
+        return NoCache()
+    return RedisEmbeddingCache(cache_redis(settings), settings.embedding_cache_ttl_s)
 
 
 class RedisEmbeddingCache:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the worker (served on COLOG_METRICS_PORT by `colog worker`)."""
+"""Prometheus metrics of the worker (served on COLOG_METRICS_PORT by `colog worker`). The
+cluster-wide gauges (pending documents, lag) are beat's alone: enricher/lag.py."""
 
 from __future__ import annotations
 
@@ -46,9 +47,6 @@ class WorkerMetrics:
                 "colog_ingest_to_verdict_seconds",
                 "From event.ingested to the verdict's write-back, per enriched document",
                 buckets=(0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300, 600))
-            self.lag_seconds = Gauge("colog_lag_seconds",
-                                     "Age of the oldest pending document")
-            self.pending = Gauge("colog_pending_documents", "Documents waiting for a verdict")
             cls._instance = self
         return cls._instance
 

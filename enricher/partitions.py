@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from enricher.batching import Batcher
 from enricher.context import EnrichContext
+from enricher.health import PROGRESS
 from enricher.lease import LeaseLost, PartitionLease
 from enricher.reader import pending_streams, point_in_time
+from enricher.shutdown import ShutdownRequested, check_stop
 from enricher.stream_pass import StreamPass, StreamReport
 from enricher.streams import StreamRef, partition_of
 
@@ -29,6 +31,7 @@ class PartitionReport:
     partition: int
     locked_out: bool = False
     lease_lost: bool = False  # another worker took the partition over mid-pass
+    stopped: bool = False  # the worker is shutting down: ended at a batch boundary
     streams: list[StreamReport] = field(default_factory=list)
 
     @property
@@ -63,7 +66,12 @@ def enrich_partition(ctx: EnrichContext, partition: int, flush: bool = False,
         if not lease.acquire():
             report.locked_out = True
             return report
-    keep_alive = lease.renew if lease is not None else (lambda: None)
+    renew = lease.renew if lease is not None else (lambda: None)
+
+    def keep_alive() -> None:
+        PROGRESS.mark()  # the pass moved (a hit read, a batch written): liveness sees it
+        renew()
+
     # The streams' ready events are scored together (enricher/batching.py): a stream's report
     # is complete only once the batch holding its last events has run.
     batcher = Batcher(ctx)
@@ -77,19 +85,28 @@ def enrich_partition(ctx: EnrichContext, partition: int, flush: bool = False,
             stream_pass = StreamPass(ctx, ref, flush=flush, keep_alive=keep_alive,
                                      batcher=batcher, pit=pit_id)
             try:
+                check_stop()
                 stream_pass.run()
             except LeaseLost as lost:
                 log.warning("%s", lost)
                 report.lease_lost = True
+            except ShutdownRequested:
+                report.stopped = True
             report.streams.append(stream_pass.report)
-            if report.lease_lost:
+            if report.lease_lost or report.stopped:
                 break
-        if not report.lease_lost:
+        if not (report.lease_lost or report.stopped):
             try:
                 batcher.flush()
             except LeaseLost as lost:  # the batch's writes renew the lease too
                 log.warning("%s", lost)
                 report.lease_lost = True
+            except ShutdownRequested:
+                report.stopped = True
+        if report.stopped:
+            # The jobs still in the batcher were never scored: their events stay pending.
+            log.warning("partition %s: worker shutting down; stopped at a batch boundary after "
+                        "%s verdicts, releasing the lease", partition, report.scored)
         if on_stream:
             for stream_report in report.streams:
                 on_stream(stream_report)

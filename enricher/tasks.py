@@ -6,7 +6,6 @@ import logging
 import threading
 
 from enricher.celery_app import app
-from enricher.health import touch_heartbeat
 
 log = logging.getLogger(__name__)
 QUEUED_KEY = "colog:queued:{}"  # set while a task for the partition waits in the queue
@@ -31,8 +30,8 @@ def context():
 
 @app.task(name="colog.dispatch", ignore_result=True)
 def dispatch() -> dict:
-    """Enqueue one task per partition that has pending streams; update the lag gauges."""
-    from enricher.lag import refresh_lag
+    """Enqueue one task per partition that has pending streams (the lag gauges are beat's:
+    enricher/beat.py)."""
     from enricher.partitions import streams_by_partition
 
     ctx = context()
@@ -49,11 +48,9 @@ def dispatch() -> dict:
                                                        nx=True, ex=QUEUED_TTL_S):
             continue
         enrich_partition.delay(partition)
-    refresh_lag(ctx)
     from enricher.incidents import close_stale_incidents
 
     closed = close_stale_incidents(ctx.client, ctx.settings)
-    touch_heartbeat(ctx.settings)
     return {"partitions": sorted(grouped), "incidents_closed": len(closed)}
 
 
@@ -67,11 +64,12 @@ def enrich_partition(partition: int, flush: bool = False) -> dict:
         # Taken off the queue: events that arrive from now on need the next task.
         ctx.redis.delete(QUEUED_KEY.format(partition))
     report = run(ctx, partition, flush=flush)
-    touch_heartbeat(ctx.settings)
     log.info("partition %s: scored %s, rejected %s, waiting %s%s", partition, report.scored,
              report.rejected, report.waiting, " (locked by another worker)"
-             if report.locked_out else " (taken over by another worker)" if report.lease_lost else "")
-    return {"partition": partition, "scored": report.scored, "rejected": report.rejected}
+             if report.locked_out else " (taken over by another worker)" if report.lease_lost
+             else " (stopped: worker shutting down)" if report.stopped else "")
+    return {"partition": partition, "scored": report.scored, "rejected": report.rejected,
+            "stopped": report.stopped}
 
 
 @app.task(name="colog.drift", ignore_result=True)
@@ -91,7 +89,9 @@ def drift_check() -> dict:
 
 @app.task(name="colog.retrain", ignore_result=True)
 def retrain() -> dict:
-    """Scheduled retraining (off unless COLOG_RETRAIN_INTERVAL_S > 0); one at a time."""
+    """Scheduled retraining (off unless COLOG_RETRAIN_INTERVAL_S > 0); one at a time. For the
+    local stack: the Helm chart runs retraining in its trainer CronJob instead, and sets the
+    interval to 0 for workers and beat."""
     from trainer.scheduled import retrain_once
 
     ctx = context()

@@ -203,11 +203,26 @@ def _metrics(gate_result: GateResult | None) -> dict:
 
 
 def _load(settings, triton=None) -> None:
-    from colog.serving.client import TritonClient
+    """Load the newest versions on every Triton server (colog/serving/replicas.py), or on the
+    one client given (tests, shadow). A server that fails does not stop the others; the
+    error names each one, and the version stays placed for the next load or restart."""
+    if triton is not None:
+        triton.load_model()
+        return
+    from colog.serving.replicas import EndpointError, load_everywhere
 
-    # A client of its own: a per-process cached one may point at another server.
-    client = triton or TritonClient(settings)
-    client.load_model()
+    try:
+        report = load_everywhere(settings)
+    except EndpointError as exc:
+        raise ReleaseError(f"placed, but not loaded: {exc}") from exc
+    if not report.ok:
+        if len(report.failed) == 1 and not report.loaded:
+            raise next(iter(report.failed.values()))  # one server: its own error (CLI exit 12)
+        failures = "; ".join(f"{address}: {why}" for address, why in report.failed.items())
+        raise ReleaseError(f"placed, but loaded on {len(report.loaded)} of "
+                           f"{len(report.loaded) + len(report.failed)} Triton servers "
+                           f"({failures}); run `colog publish`/`colog rollback` again or "
+                           "restart the failed ones (they load the newest version at start)")
 
 
 def place_and_load(settings, model_dir: Path, triton=None) -> int:

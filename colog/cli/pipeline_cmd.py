@@ -160,12 +160,11 @@ def worker(
 
     from colog.settings import get_settings
     from enricher.celery_app import QUEUE, app as celery_app
-    from enricher.health import start_heartbeat_thread
 
     settings = get_settings()
     _ping_redis(settings)
     start_http_server(settings.metrics_port)
-    start_heartbeat_thread(settings)
+    # The heartbeat is written by the consumer's own liveness check (enricher/health.py).
     celery_app.worker_main(["worker", f"--loglevel={loglevel}", "--pool=threads",
                             f"--concurrency={concurrency}", "-Q", QUEUE,
                             "--without-gossip", "--without-mingle"])
@@ -173,27 +172,39 @@ def worker(
 
 @app.command()
 def beat(loglevel: str = typer.Option("INFO")) -> None:
-    """Run Celery beat: dispatches pending partitions (exactly one should run)."""
+    """Run Celery beat: dispatches pending partitions (exactly one should run), and serves the
+    pending-documents and lag gauges on COLOG_BEAT_METRICS_PORT."""
+    from prometheus_client import start_http_server
+
     from colog.settings import get_settings
     from enricher.celery_app import app as celery_app
 
     settings = get_settings()
     _ping_redis(settings)
+    try:
+        start_http_server(settings.beat_metrics_port)
+    except OSError as exc:  # scheduling matters more than the gauges: say so and go on
+        err.print(f"warning: beat's metrics are not served: port {settings.beat_metrics_port} "
+                  f"is taken ({exc}); set COLOG_BEAT_METRICS_PORT to a free one")
     schedule = Path(settings.cache_dir) / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
 
 
 @app.command()
-def health() -> None:
-    """Exit 0 when this machine's worker heartbeat is fresh (for liveness probes)."""
+def health(
+    beat: bool = typer.Option(False, "--beat", help="check beat's heartbeat instead of the "
+                              "worker's"),
+) -> None:
+    """Exit 0 when this machine's worker (or beat) heartbeat is fresh (for liveness probes)."""
     from colog.settings import get_settings
     from enricher.health import heartbeat_age
 
     settings = get_settings()
-    age = heartbeat_age(settings)
+    path = settings.beat_heartbeat_file if beat else settings.heartbeat_file
+    age = heartbeat_age(settings, path)
     if age is None:
-        err.print(f"unhealthy: no heartbeat at {settings.heartbeat_file}")
+        err.print(f"unhealthy: no heartbeat at {path}")
         raise typer.Exit(1)
     if age > settings.heartbeat_max_age_s:
         err.print(f"unhealthy: heartbeat {age:.0f}s old (limit {settings.heartbeat_max_age_s:.0f}s)")

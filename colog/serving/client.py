@@ -81,6 +81,7 @@ class TritonClient:
         self.timeout_s = float(timeout_s if timeout_s is not None else settings.triton_timeout_s)
         self.retries = int(retries if retries is not None else settings.triton_retries)
         self.backoff_s = backoff_s
+        self.settings = settings  # re-read for the repository API key (a rotated Secret)
         self._conn: Any = None
         self._pid: int | None = None
         self._max_batch: dict[str, int] = {}
@@ -196,6 +197,23 @@ class TritonClient:
 
     # --- model control (EXPLICIT mode) --------------------------------------------------------
 
+    def repository_headers(self) -> dict[str, str] | None:
+        """The header Triton's restricted repository API asks for (`--http-restricted-api` /
+        `--grpc-restricted-protocol model-repository:NAME=VALUE`), or None when unrestricted.
+        The value is read on every call, so a rotated Secret file applies at once."""
+        name = getattr(self.settings, "triton_repository_api_header", "")
+        if not name:
+            return None
+        value = self.settings.triton_repository_api_secret()
+        if not value:
+            raise TritonError("COLOG_TRITON_REPOSITORY_API_HEADER is set but no key: set "
+                              "COLOG_TRITON_REPOSITORY_API_KEY(_FILE)", self.url)
+        if self.protocol == "grpc":
+            # Triton's gRPC frontend matches metadata `triton-grpc-protocol-<key>` (lower case,
+            # as gRPC metadata keys must be); found against a real server, tests/integration.
+            return {f"triton-grpc-protocol-{name.lower()}": value}
+        return {name: value}
+
     def load_model(self, version: int | str | None = None, model: str | None = None) -> None:
         """(Re)load `model` from the repository: its newest versions per its version policy, or
         only `version` (a rollback) through a config override. Returns when it is ready.
@@ -208,14 +226,16 @@ class TritonClient:
             current = self.model_config(model)
             current["version_policy"] = {"specific": {"versions": [int(version)]}}
             config = json.dumps(current)
-        self._call(f"load {model}", lambda c: c.load_model(model, config=config))
+        headers = self.repository_headers()
+        self._call(f"load {model}", lambda c: c.load_model(model, config=config, headers=headers))
         if not self.is_model_ready(model, "" if version is None else str(version)):
             raise ModelNotReady(model, self.url, "" if version is None else str(version),
                                 "load returned but the model is not ready")
 
     def unload_model(self, model: str | None = None) -> None:
         model = model or self.model
-        self._call(f"unload {model}", lambda c: c.unload_model(model))
+        headers = self.repository_headers()
+        self._call(f"unload {model}", lambda c: c.unload_model(model, headers=headers))
 
     # --- inference ----------------------------------------------------------------------------
 

@@ -30,7 +30,9 @@ from colog.verdict import DECISION_FILE, Thresholds
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = PROJECT_ROOT / "triton_models"
+# The templates ship with the checkout; an installed package (the images) names their copy
+# with COLOG_TRITON_TEMPLATES (deploy/docker/*.Dockerfile copy them to /opt/colog/triton_models).
+TEMPLATES = Path(os.environ.get("COLOG_TRITON_TEMPLATES") or PROJECT_ROOT / "triton_models")
 COLOG = "colog"
 EMBEDDER = "colog_embedder"
 MODELS = (COLOG, EMBEDDER)

@@ -1,25 +1,30 @@
 # Triton image for CoLog: NVIDIA's Triton server plus the colog package, which the Python backend
-# models (triton_models/colog, triton_models/colog_embedder) import together with torch.
-# Build from the repository root:
+# models (triton_models/colog, triton_models/colog_embedder) import together with torch, and a
+# live model repository with a first version.
+# Build from the repository root, with a model directory written by `colog train`:
+#   colog train --data samples/... --out dist/seed-model
 #   docker build -f deploy/docker/triton.Dockerfile -t colog-triton:0.1.0 .
-#   docker build -f deploy/docker/triton.Dockerfile --build-arg MODEL_REPOSITORY=dist/models ...
+#   docker build -f deploy/docker/triton.Dockerfile --build-arg SEED_MODEL=path/to/model ...
 #
-# MODEL_REPOSITORY is baked at /opt/colog/model-repository. The chart's init container copies it
-# into a writable volume (and switches KIND_CPU to KIND_GPU on GPU nodes); with
-# triton.modelRepository.source=pvc the baked copy is ignored and the PVC is served instead.
-# Bake a *live* repository (config.pbtxt plus numbered versions, as `colog serve`/`colog publish`
-# write it), not only the templates under triton_models/, or Triton has no version to load.
+# The build step `python3 -m colog.serving.seed build` assembles the repository (configs, the
+# embedder, `colog` version 1 from SEED_MODEL) at /opt/colog/model-repository: Triton's
+# explicit mode with --load-model=* does not start on a `colog` model without a version, so the
+# bare templates under triton_models/ could never be served. In the chart (modelRepository.source
+# pvc, the default) an init container seeds the shared volume from it on first install
+# (`python3 -m colog.serving.seed seed`); with source=image the pod serves a copy of it.
 #
 # Triton's Python backend runs model.py with the image's own python3 (3.12 in the Ubuntu 24.04
-# based 25.xx images, 3.10 in 23.xx/24.xx), because its backend stub is built against it. The
-# package is installed into that interpreter with the worker image's dependency set.
-# KNOWN BLOCKER: pyproject.toml says requires-python ">=3.11,<3.12", which no NVIDIA Triton image
-# satisfies; the pip step below fails until that range includes 3.12 (see docs/operations.md).
+# based 25.xx images, 3.10 in the 23.xx/24.xx ones), because its backend stub is built against
+# it. pyproject.toml's requires-python ">=3.11,<3.13" admits 3.12, so the project installs into
+# a 25.xx image's interpreter (tests/deploy/test_dockerfiles.py keeps the two in step); a 24.xx
+# or older base does not satisfy it. (This replaces an earlier note about ">=3.11,<3.12", which
+# no NVIDIA image satisfied.) No image is built in CI here (no Docker engine).
 ARG TRITON_VERSION=25.01
 FROM nvcr.io/nvidia/tritonserver:${TRITON_VERSION}-py3
 
-ARG MODEL_REPOSITORY=triton_models
-ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp
+ARG SEED_MODEL=dist/seed-model
+ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp \
+    COLOG_TRITON_TEMPLATES=/opt/colog/triton_models
 
 WORKDIR /src
 COPY pyproject.toml README.md* ./
@@ -34,7 +39,11 @@ RUN python3 -m pip install -q --break-system-packages --upgrade pip uv \
  && python3 -c "import colog, torch; print('torch', torch.__version__)" \
  && rm -rf /src
 
-COPY ${MODEL_REPOSITORY} /opt/colog/model-repository
+# Model code and config templates (the seed step and `colog.serving.repository` read them).
+COPY triton_models /opt/colog/triton_models
+COPY ${SEED_MODEL} /tmp/seed-model
+RUN python3 -m colog.serving.seed build --model /tmp/seed-model --out /opt/colog/model-repository \
+ && rm -rf /tmp/seed-model
 # A writable mount point owned by the server user (docker compose's named volume inherits it).
 RUN mkdir -p /models && chown 1000:1000 /models
 WORKDIR /

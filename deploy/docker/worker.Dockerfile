@@ -1,4 +1,5 @@
-# CoLog worker image (CPU): runs `colog worker`, `colog beat`, `colog setup`, `colog health`.
+# CoLog worker image (CPU): runs `colog worker`, `colog beat`, `colog setup`, `colog health`, and
+# the chart's trainer (`colog train --from-opensearch`, `colog rollback`).
 # Build from the repository root:
 #   docker build -f deploy/docker/worker.Dockerfile -t colog:0.1.0 .
 #
@@ -7,10 +8,10 @@
 # installs the project non-editable and without the `dev` extra (no test tools in production).
 #
 # torch: PyPI's default torch wheel for Linux x86_64 bundles CUDA libraries (several GB). Where
-# https://download.pytorch.org/whl/cpu is reachable, pass
-#   --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu
-# to install the CPU-only wheel first (about 200 MB). It is not reachable from the machines this
-# project is developed on, so the default leaves torch to PyPI.
+# an index of CPU-only torch wheels is reachable, pass its URL as
+#   --build-arg TORCH_INDEX=<index URL>
+# to install the CPU-only wheel first (about 200 MB). None is reachable from the machines this
+# project is developed on, so the default leaves torch to the configured package index.
 FROM python:3.11-slim
 
 ARG TORCH_INDEX=""
@@ -21,7 +22,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/colog/venv \
     PATH=/opt/colog/venv/bin:$PATH \
     HOME=/tmp \
-    COLOG_CACHE_DIR=/var/cache/colog
+    COLOG_CACHE_DIR=/var/cache/colog \
+    COLOG_TRITON_TEMPLATES=/opt/colog/triton_models
 
 # Non-root user; the chart runs every pod as this uid (runAsUser 10001).
 RUN groupadd --system --gid 10001 colog \
@@ -45,6 +47,10 @@ RUN python -m venv "$VIRTUAL_ENV" \
  && "$VIRTUAL_ENV/bin/uv" pip install -q --python "$VIRTUAL_ENV/bin/python" . \
  && colog --help >/dev/null \
  && rm -rf /src
+
+# The trainer and `colog publish`/`colog rollback` place versions from these templates
+# (colog/serving/repository.py reads COLOG_TRITON_TEMPLATES).
+COPY triton_models /opt/colog/triton_models
 
 WORKDIR /
 USER 10001:10001

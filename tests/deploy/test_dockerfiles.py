@@ -105,3 +105,33 @@ def test_triton_image_is_nvidia_plus_the_project():
     installs = _installs(text)
     assert any(i["uv"] and "." in i["targets"] for i in installs), installs
     assert "/opt/colog/model-repository" in text and "--model-control-mode=explicit" in text
+
+
+def test_triton_image_builds_a_live_repository_with_a_version():
+    """The image's repository must hold a `colog` version (explicit mode with --load-model=*
+    does not start without one): the build step places SEED_MODEL with colog.serving.seed."""
+    text = TRITON.read_text(encoding="utf-8")
+    commands = _commands(text)
+    build = [c for c in commands if c[:4] == ["python3", "-m", "colog.serving.seed", "build"]]
+    assert build, "triton.Dockerfile must run `python3 -m colog.serving.seed build`"
+    args = build[0]
+    assert args[args.index("--out") + 1] == "/opt/colog/model-repository"
+    assert re.search(r"^COPY \$\{SEED_MODEL\} " + re.escape(args[args.index("--model") + 1]), text, re.M)
+    assert "KNOWN BLOCKER" not in text
+
+
+def test_images_ship_the_templates_the_publisher_and_seed_read():
+    for path in (WORKER, TRITON):
+        text = path.read_text(encoding="utf-8")
+        assert re.search(r"^COPY triton_models /opt/colog/triton_models$", text, re.M), path
+        assert "COLOG_TRITON_TEMPLATES=/opt/colog/triton_models" in text, path
+
+
+def test_triton_base_image_python_is_admitted_by_the_project():
+    """25.xx images run Python 3.12 (Ubuntu 24.04); requires-python must include it."""
+    text = TRITON.read_text(encoding="utf-8")
+    version = re.search(r"^ARG TRITON_VERSION=(\d+)\.(\d+)$", text, re.M)
+    assert version and int(version.group(1)) >= 25, "the Python backend needs a 3.12 image"
+    requires = re.search(r'requires-python\s*=\s*"([^"]+)"', PYPROJECT.read_text()).group(1)
+    high = re.search(r"<\s*3\.(\d+)", requires)
+    assert high is None or int(high.group(1)) > 12, requires

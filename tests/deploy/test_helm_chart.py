@@ -50,22 +50,30 @@ def test_validator_catches_a_broken_manifest(rendered):
     deployment["spec"]["replicaz"] = 2
     assert any("replicaz" in e for e in validation_errors(deployment))
     scaled = copy.deepcopy(next(d for d in rendered["keda"] if d["kind"] == "ScaledObject"))
-    scaled["spec"]["triggers"][0]["metadata"]["listLength"] = 10
-    del scaled["spec"]["triggers"][0]["metadata"]["listName"]
+    scaled["spec"]["triggers"][0]["metadata"]["threshold"] = 10
+    del scaled["spec"]["triggers"][0]["metadata"]["query"]
     errors = validation_errors(scaled)
-    assert any("listName" in e for e in errors) and any("10 is not of type" in e for e in errors)
+    assert any("'query' is a required" in e for e in errors), errors
+    assert any("10 is not of type" in e for e in errors), errors
 
 
 def test_default_render_has_every_component(rendered):
     docs = rendered["default"]
     deployments = by_kind(docs, "Deployment")
-    assert set(deployments) == {"t-colog-worker", "t-colog-beat", "t-colog-triton", "t-colog-redis"}
-    assert set(by_kind(docs, "Service")) >= {"t-colog-triton", "t-colog-redis", "t-colog-worker-metrics"}
+    assert set(deployments) == {"t-colog-worker", "t-colog-beat", "t-colog-triton",
+                                "t-colog-redis-cache"}
+    assert set(by_kind(docs, "StatefulSet")) == {"t-colog-redis"}
+    assert set(by_kind(docs, "CronJob")) == {"t-colog-trainer"}
+    assert set(by_kind(docs, "Service")) >= {"t-colog-triton", "t-colog-triton-headless",
+                                             "t-colog-redis", "t-colog-redis-cache",
+                                             "t-colog-worker-metrics", "t-colog-beat-metrics"}
     job = by_kind(docs, "Job")["t-colog-setup"]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["setup"]
     config = by_kind(docs, "ConfigMap")["t-colog"]["data"]
     assert config["COLOG_REDIS_URL"] == "redis://t-colog-redis:6379/0"
+    assert config["COLOG_CACHE_REDIS_URL"] == "redis://t-colog-redis-cache:6379/0"
+    assert config["COLOG_RETRAIN_INTERVAL_S"] == "0"  # training runs in the trainer only
     assert config["COLOG_TRITON_URL"] == "t-colog-triton:8001"
     assert config["COLOG_TRITON_INSTANCE_KIND"] == "KIND_CPU"
     assert not by_kind(docs, "ScaledObject") and not by_kind(docs, "HorizontalPodAutoscaler")
@@ -111,7 +119,8 @@ def test_gpu_values_request_gpus_and_switch_instance_kind(rendered):
     assert triton["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
-    assert "KIND_GPU" in spec["initContainers"][0]["command"][-1]
+    seed = spec["initContainers"][0]
+    assert seed["name"] == "seed-model-repository" and seed["command"][-2:] == ["--kind", "KIND_GPU"]
     assert by_kind(docs, "ConfigMap")["t-colog"]["data"]["COLOG_TRITON_INSTANCE_KIND"] == "KIND_GPU"
     shm = next(v for v in spec["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
@@ -121,21 +130,36 @@ def test_gpu_values_request_gpus_and_switch_instance_kind(rendered):
     assert "nvidia.com/gpu" not in cpu_triton["resources"].get("limits", {})
 
 
-def test_keda_scales_workers_on_the_celery_list(rendered):
+def test_keda_scales_workers_on_pending_documents_from_beat(rendered):
     docs = rendered["keda"]
     scaled = by_kind(docs, "ScaledObject")["t-colog-worker"]
     trigger = scaled["spec"]["triggers"][0]
-    assert trigger["type"] == "redis"
-    assert trigger["metadata"]["listName"] == "colog"
-    assert trigger["metadata"]["address"] == "t-colog-redis.colog.svc:6379"
+    assert trigger["type"] == "prometheus"
+    assert trigger["metadata"]["query"] == (
+        'max(colog_pending_documents{namespace="colog",job="t-colog-beat-metrics"})')
+    assert trigger["metadata"]["threshold"] == "2000"
+    assert trigger["metadata"]["serverAddress"].startswith("http://prometheus-operated.")
     assert scaled["spec"]["scaleTargetRef"]["name"] == "t-colog-worker"
+    # Capped by the partitions: 8 replicas x 2 threads = the 16 partitions of the example.
+    config = by_kind(docs, "ConfigMap")["t-colog"]["data"]
+    worker = pod_specs(docs)["Deployment/t-colog-worker"]["containers"][0]
+    assert scaled["spec"]["maxReplicaCount"] * int(worker["args"][-1]) <= int(config["COLOG_PARTITIONS"])
     # The autoscaler owns the replica count.
     assert "replicas" not in by_kind(docs, "Deployment")["t-colog-worker"]["spec"]
-    # KEDA's operator may read the bundled Redis.
-    redis_policy = by_kind(docs, "NetworkPolicy")["t-colog-redis-ingress"]
-    peers = redis_policy["spec"]["ingress"][0]["from"]
-    assert any(p.get("namespaceSelector", {}).get("matchLabels", {}).get(
-        "kubernetes.io/metadata.name") == "keda" for p in peers)
+    # The job the query names is beat's metrics Service, which selects the beat pod only.
+    service = by_kind(docs, "Service")["t-colog-beat-metrics"]
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "beat"
+    monitor = by_kind(docs, "ServiceMonitor")["t-colog"]
+    assert "beat" in monitor["spec"]["selector"]["matchExpressions"][0]["values"]
+
+
+def test_scaling_past_the_partitions_is_refused(helm):
+    with pytest.raises(RenderError) as caught:
+        render(helm, CHART, sets=("autoscaling.maxReplicas=5",))  # 5 x 2 threads > 8 partitions
+    assert ("autoscaling.maxReplicas (5) x worker.concurrency (2) exceeds config.partitions (8)"
+            in str(caught.value)) and "replicas beyond 4 would idle" in str(caught.value)
+    docs = render(helm, CHART, sets=("autoscaling.maxReplicas=8", "config.partitions=16"))
+    assert by_kind(docs, "ConfigMap")["t-colog"]["data"]["COLOG_PARTITIONS"] == "16"
 
 
 def test_hpa_on_cpu_when_keda_is_off(helm):
@@ -151,12 +175,16 @@ def test_external_redis_comes_from_a_secret(rendered):
     assert "t-colog-redis" not in by_kind(docs, "Deployment")
     config = by_kind(docs, "ConfigMap")["t-colog"]["data"]
     assert "COLOG_REDIS_URL" not in config  # the URL carries a password: Secret only
+    assert "COLOG_CACHE_REDIS_URL" not in config
+    assert not by_kind(docs, "StatefulSet")
     env = {e["name"]: e for e in pod_specs(docs)["Deployment/t-colog-worker"]["containers"][0]["env"]}
     assert env["COLOG_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "colog-redis",
                                                                  "key": "redis-url"}
+    assert env["COLOG_CACHE_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "colog-redis", "key": "cache-redis-url"}
     trigger = by_kind(docs, "ScaledObject")["t-colog-worker"]["spec"]["triggers"][0]
-    assert trigger["metadata"]["address"] == "redis.example.internal:6380"
-    assert trigger["authenticationRef"] == {"name": "colog-redis-auth"}
+    assert trigger["metadata"]["serverAddress"] == "https://prometheus.example.internal"
+    assert trigger["authenticationRef"] == {"name": "colog-prometheus-auth"}
 
 
 def test_opensearch_credentials_are_files_not_values(helm):
@@ -187,22 +215,29 @@ def test_network_policies_keep_triton_and_redis_private(rendered):
     assert metrics["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     assert metrics["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "monitoring"}
-    redis_from = policies["t-colog-redis-ingress"]["spec"]["ingress"][0]["from"]
-    assert len(redis_from) == 1  # workers and beat only (no KEDA by default)
-    assert redis_from[0]["podSelector"]["matchExpressions"][0]["values"] == ["worker", "beat"]
+    redis = policies["t-colog-redis-ingress"]["spec"]
+    assert redis["podSelector"]["matchExpressions"][0]["values"] == ["redis", "redis-cache"]
+    redis_from = redis["ingress"][0]["from"]
+    assert len(redis_from) == 1  # the release's own pods only
+    assert redis_from[0]["podSelector"]["matchExpressions"][0]["values"] == ["worker", "beat",
+                                                                             "trainer"]
+    publishers = triton[0]["from"][1]["podSelector"]["matchLabels"]
+    assert publishers["colog.io/model-publisher"] == "true"
     egress = policies["t-colog-app-egress"]["spec"]["egress"]
     ports = {p["port"] for rule in egress for p in rule["ports"]}
     assert ports == {53, 9200, 6379, 8000, 8001}
 
 
-def test_service_monitor_and_pvc_options(helm):
+def test_service_monitor_and_image_baked_repository(helm):
     docs = render(helm, CHART, sets=("metrics.serviceMonitor.enabled=true",
-                                     "triton.modelRepository.source=pvc"))
+                                     "triton.modelRepository.source=image",
+                                     "trainer.enabled=false"))
     assert by_kind(docs, "ServiceMonitor")
-    claim = by_kind(docs, "PersistentVolumeClaim")["t-colog-models"]
-    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert not by_kind(docs, "PersistentVolumeClaim") and not by_kind(docs, "CronJob")
     triton = pod_specs(docs)["Deployment/t-colog-triton"]
-    assert "initContainers" not in triton
+    assert triton["initContainers"][0]["name"] == "model-repository"
+    models = next(v for v in triton["volumes"] if v["name"] == "models")
+    assert models == {"name": "models", "emptyDir": {}}
     assert not [e for d in docs for e in validation_errors(d)]
 
 
@@ -214,14 +249,24 @@ BAD_VALUES = {
     "unknown-redis-mode": ("redis:\n  mode: sentinel\n",
                            "at '/redis/mode': value must be one of 'bundled', 'external'"),
     "typo-in-key": ("triton:\n  gpus: {enabled: true}\n", "additional properties 'gpus' not allowed"),
-    "keda-without-list": ("autoscaling:\n  keda:\n    listName: ''\n", "/autoscaling/keda/listName"),
+    "keda-without-prometheus": ("autoscaling:\n  keda:\n    serverAddress: ''\n",
+                                "/autoscaling/keda/serverAddress"),
+    "redis-state-without-fork-headroom": (
+        "redis:\n  state:\n    maxMemoryMiB: 700\n    memoryLimitMiB: 1024\n",
+        "redis.state.maxMemoryMiB (700) must be at most half of redis.state.memoryLimitMiB (1024)"),
+    "redis-cache-limit-below-data": ("redis:\n  cache:\n    maxMemoryMiB: 512\n    memoryLimitMiB: 512\n",
+                                     "redis.cache.maxMemoryMiB must be below"),
+    "trainer-with-baked-repository": ("triton:\n  modelRepository:\n    source: image\n",
+                                      "trainer.enabled needs triton.modelRepository.source=pvc"),
+    "external-triton-without-url": ("triton:\n  enabled: false\n",
+                                    "triton.enabled=false needs triton.external.url"),
+    "trainer-overlap-allowed": ("trainer:\n  concurrencyPolicy: Allow\n",
+                                "at '/trainer/concurrencyPolicy'"),
+    "image-digest-not-sha256": ("image:\n  digest: latest\n", "at '/image/digest'"),
     "both-autoscalers": ("autoscaling:\n  keda: {enabled: true}\n  hpa: {enabled: true}\n",
                          "autoscaling.keda.enabled and autoscaling.hpa.enabled are both true"),
     "external-redis-without-url": ("redis:\n  mode: external\n",
                                    "set redis.external.url or redis.external.existingSecret"),
-    "external-secret-url-keda-no-address": (
-        "redis:\n  mode: external\n  external: {existingSecret: r}\nautoscaling:\n  keda: {enabled: true}\n",
-        "autoscaling.keda.redisAddress is required"),
 }
 
 

@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# Builds the pinned helm v3 binary into <repo>/.cache/tools/helm from the Go module proxy.
+# Builds the pinned helm v3 binary into <repo>/.cache/tools/helm with the Go toolchain.
 #
 # Why build instead of downloading a release tarball: CI reaches only package registries (PyPI,
-# Maven Central, npm, the Go module proxy, Debian), and get.helm.sh is none of them.
-# When no usable `go` is installed, the Go toolchain itself is fetched from the Go module proxy
-# (module golang.org/toolchain), checked against a pinned SHA-256, and unpacked under .cache/tools.
+# Maven Central, npm, the Go module proxy, Debian), and helm's release downloads are none of them.
+# Every download goes through the go command, so it uses the module proxy Go is configured with
+# (`go env GOPROXY`); this script names no registry itself.
+#
+# Which go: $GO, else `go` on PATH, else /usr/local/go, else .cache/tools/go, else Debian's
+# golang-go (apt). A go too old to build helm (or to switch toolchains itself, < 1.21) downloads
+# the module golang.org/toolchain@<pinned> with `go mod download` (checked by the go checksum
+# database, and against the pinned SHA-256 of its zip), unpacked under .cache/tools/go.
 # Reused when .cache/tools/helm is already the pinned version. Prints how long each step took.
 #
-# Env: HELM_VERSION (default below), GO (a go binary to use), GOPROXY (default proxy.golang.org).
+# Env: HELM_VERSION (default below), GO (a go binary to use).
 set -euo pipefail
 HELM_VERSION="${HELM_VERSION:-v3.21.4}"
 # The Kubernetes version helm assumes without a cluster (.Capabilities.KubeVersion, kubeVersion
 # checks, lint deprecations). helm's Makefile derives it from its client-go (v0.36 -> 1.36); a plain
 # `go install` would leave the 1.20 fallback, which fails any chart with a newer kubeVersion floor.
 HELM_K8S_MINOR="${HELM_K8S_MINOR:-36}"
-# helm v3.21's go.mod says `go 1.26.0`; older local toolchains switch to this one by themselves
-# (GOTOOLCHAIN=auto, again via the module proxy), so it is needed only when there is no go at all.
+# helm v3.21's go.mod says `go 1.26.0`: a go >= 1.21 switches to it by itself (GOTOOLCHAIN=auto,
+# through the same proxy); an older one gets this toolchain fetched below.
 GO_TOOLCHAIN_VERSION="1.26.8"
 GO_TOOLCHAIN_SHA256_amd64="30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7"
-GO_TOOLCHAIN_SHA256_arm64=""   # not pinned yet: on arm64 install Go or set GO
-PROXY="${GOPROXY:-https://proxy.golang.org}"
-PROXY="${PROXY%%,*}"
+GO_TOOLCHAIN_SHA256_arm64=""   # not pinned yet: on arm64 install Go >= 1.21 or set GO
 
 cd "$(dirname "$0")/../.."
 TOOLS="$(pwd)/.cache/tools"
@@ -44,60 +47,74 @@ mkdir -p "$TOOLS"
 find_go() {
   if [[ -n "${GO:-}" ]]; then echo "$GO"; return; fi
   if command -v go >/dev/null; then command -v go; return; fi
-  for candidate in /usr/local/go/bin/go "$TOOLS/go/bin/go"; do
+  for candidate in /usr/local/go/bin/go "$TOOLS/go/bin/go" /usr/lib/go/bin/go; do
     [[ -x "$candidate" ]] && { echo "$candidate"; return; }
   done
   return 0
 }
 
-fetch_go() {
-  local arch zip sha want url
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "no go installed and no root to install Debian's golang-go; install Go or set GO"
+  fi
+}
+
+debian_go() {
+  command -v apt-get >/dev/null || die "no go installed and no apt-get; install Go >= 1.21 or set GO"
+  echo "go: not installed; installing Debian's golang-go" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends golang-go ca-certificates >&2
+  command -v go || echo /usr/lib/go/bin/go
+}
+
+# "go1.19.8" -> 119; used to decide whether this go can switch toolchains on its own.
+go_minor() { "$1" env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/'; }
+
+fetch_toolchain() {  # $1: a working (old) go; prints the path of the fetched go
+  local old=$1 arch want dir zip sha t0=$SECONDS
   case "$(uname -m)" in
     x86_64|amd64) arch=amd64 ;;
     aarch64|arm64) arch=arm64 ;;
     *) die "no Go toolchain for $(uname -m); install Go >= 1.21 or put helm $HELM_VERSION at $HELM" ;;
   esac
   want="GO_TOOLCHAIN_SHA256_$arch"; want="${!want}"
-  url="$PROXY/golang.org/toolchain/@v/v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$arch.zip"
-  zip="$TOOLS/go-toolchain.zip"
-  local t0=$SECONDS
-  echo "go: not installed; fetching go$GO_TOOLCHAIN_VERSION from $url" >&2
-  if command -v curl >/dev/null; then
-    curl -fsSL --retry 3 -o "$zip" "$url" || die "could not download $url (is the Go module proxy reachable?)"
-  else
-    python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$url" "$zip" \
-      || die "could not download $url (is the Go module proxy reachable?)"
-  fi
+  [[ -n "$want" ]] || die "no pinned checksum for the $arch toolchain; install Go >= 1.21 or set GO"
+  local module="golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$arch"
+  echo "go: $("$old" env GOVERSION) cannot build helm; fetching $module via $("$old" env GOPROXY)" >&2
+  # Outside any module, so no go.mod decides anything; GOFLAGS=-modcacherw keeps it deletable.
+  local json
+  json="$(cd "$TOOLS" && GOFLAGS=-modcacherw GO111MODULE=on "$old" mod download -json "$module")" \
+    || die "go mod download $module failed (is the Go module proxy reachable?)"
+  dir="$(printf '%s' "$json" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')"
+  zip="$(printf '%s' "$json" | sed -nE 's/^\s*"Zip": "(.*)",?$/\1/p')"
+  [[ -d "$dir" && -f "$zip" ]] || die "go mod download gave no directory for $module: $json"
   sha="$(sha256sum "$zip" | cut -d' ' -f1)"
-  [[ -n "$want" ]] || { rm -f "$zip"; die "no pinned checksum for the $arch toolchain; install Go or set GO"; }
-  if [[ "$sha" != "$want" ]]; then
-    rm -f "$zip"; die "go toolchain checksum mismatch: got $sha, want $want"
-  fi
-  rm -rf "$TOOLS/go" "$TOOLS/go-unpack"
-  mkdir -p "$TOOLS/go-unpack"
-  # The module zip holds golang.org/toolchain@<version>/{bin,pkg,src,...}.
-  if command -v unzip >/dev/null; then
-    unzip -q "$zip" -d "$TOOLS/go-unpack"
-  else
-    python3 -m zipfile -e "$zip" "$TOOLS/go-unpack"
-    # Python's zipfile drops the executable bits.
-    find "$TOOLS/go-unpack" \( -path '*/bin/*' -o -path '*/pkg/tool/*' \) -type f -exec chmod +x {} +
-  fi
-  mv "$TOOLS/go-unpack"/golang.org/toolchain@*/ "$TOOLS/go"
-  rm -rf "$TOOLS/go-unpack" "$zip"
+  [[ "$sha" == "$want" ]] || die "go toolchain checksum mismatch: got $sha, want $want"
+  rm -rf "$TOOLS/go"
+  cp -R "$dir" "$TOOLS/go"
+  chmod -R u+w "$TOOLS/go"
+  # Module zips carry no file modes: make the toolchain's programs executable again.
+  find "$TOOLS/go" \( -path '*/bin/*' -o -path '*/pkg/tool/*' \) -type f -exec chmod +x {} +
   echo "go: go$GO_TOOLCHAIN_VERSION unpacked in $((SECONDS - t0))s" >&2
   echo "$TOOLS/go/bin/go"
 }
 
 GO_BIN="$(find_go)"
-[[ -n "$GO_BIN" ]] || GO_BIN="$(fetch_go)"
+[[ -n "$GO_BIN" ]] || GO_BIN="$(debian_go)"
 "$GO_BIN" version >/dev/null 2>&1 || die "$GO_BIN does not run"
+if (( $(go_minor "$GO_BIN") < 21 )) || [[ -n "${HELM_FETCH_TOOLCHAIN:-}" ]]; then
+  GO_BIN="$(fetch_toolchain "$GO_BIN")"
+  "$GO_BIN" version >/dev/null 2>&1 || die "$GO_BIN (fetched) does not run"
+fi
 
 t0=$SECONDS
 echo "helm $HELM_VERSION: building with $("$GO_BIN" version | cut -d' ' -f3) into $TOOLS ..."
 # CGO off: a static binary with no C toolchain needed. -s -w: no debug info (smaller, faster link).
-# -modcacherw: module cache files stay deletable by a plain rm -rf.
-if ! GOBIN="$TOOLS" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -modcacherw" \
+# -modcacherw: module cache files stay deletable by a plain rm -rf. GOTOOLCHAIN=auto: a go older
+# than helm's go.mod fetches the newer toolchain through its own configured proxy.
+if ! GOBIN="$TOOLS" CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" GOFLAGS="${GOFLAGS:-} -modcacherw" \
   "$GO_BIN" install -trimpath -ldflags "$LDFLAGS" \
   "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; then
   die "building helm $HELM_VERSION failed (see the go output above)"

@@ -36,8 +36,46 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: colog
 {{- end -}}
 
+{{/* REGISTRY/REPOSITORY:TAG@DIGEST, each part only when set: colog.imageRef (dict "image" .Values.image "default" .Chart.AppVersion). */}}
+{{- define "colog.imageRef" -}}
+{{- $i := .image -}}
+{{- $ref := $i.repository -}}
+{{- with $i.registry }}{{ $ref = printf "%s/%s" (trimSuffix "/" .) $ref }}{{ end -}}
+{{- $tag := default .default $i.tag -}}
+{{- with $tag }}{{ $ref = printf "%s:%s" $ref . }}{{ end -}}
+{{- with $i.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end -}}
+{{- $ref -}}
+{{- end -}}
+
 {{- define "colog.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- include "colog.imageRef" (dict "image" .Values.image "default" .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "colog.tritonImage" -}}
+{{- include "colog.imageRef" (dict "image" .Values.triton.image "default" .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "colog.redisImage" -}}
+{{- include "colog.imageRef" (dict "image" .Values.redis.image "default" "") -}}
+{{- end -}}
+
+{{/* The claim holding the shared model repository (Triton pods and the trainer). */}}
+{{- define "colog.modelsClaim" -}}
+{{- default (include "colog.component" (dict "root" . "component" "models")) .Values.triton.modelRepository.pvc.existingClaim -}}
+{{- end -}}
+
+{{/* host:port of Triton's gRPC or HTTP port, for the protocol in use. */}}
+{{- define "colog.tritonPort" -}}
+{{- ternary "8001" "8000" (eq .Values.triton.protocol "grpc") -}}
+{{- end -}}
+
+{{/* What COLOG_TRITON_LOAD_ENDPOINTS names: every Triton pod behind the headless Service. */}}
+{{- define "colog.tritonLoadEndpoints" -}}
+{{- if .Values.triton.enabled -}}
+{{- printf "dns:%s.%s.svc:%s" (include "colog.component" (dict "root" . "component" "triton-headless")) .Release.Namespace (include "colog.tritonPort" .) -}}
+{{- else -}}
+{{- .Values.triton.external.loadEndpoints -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "colog.serviceAccountName" -}}
@@ -64,17 +102,10 @@ app.kubernetes.io/part-of: colog
 {{- if or .Values.opensearch.tls.existingSecret .Values.opensearch.tls.caCert -}}true{{- end -}}
 {{- end -}}
 
-{{/* host:port of the Redis KEDA polls. */}}
-{{- define "colog.redisAddress" -}}
-{{- if .Values.autoscaling.keda.redisAddress -}}
-{{- .Values.autoscaling.keda.redisAddress -}}
-{{- else if eq .Values.redis.mode "bundled" -}}
-{{- printf "%s.%s.svc:6379" (include "colog.component" (dict "root" . "component" "redis")) .Release.Namespace -}}
-{{- else if .Values.redis.external.url -}}
-{{- (urlParse .Values.redis.external.url).host -}}
-{{- else -}}
-{{- fail "autoscaling.keda.redisAddress is required when the external Redis URL comes from a Secret (KEDA needs host:port)" -}}
-{{- end -}}
+{{/* The PromQL KEDA scales on: the pending documents beat exports (max: one series wins
+even while an old beat pod is still scraped during a Recreate). */}}
+{{- define "colog.pendingQuery" -}}
+{{- default (printf "max(colog_pending_documents{namespace=\"%s\",job=\"%s\"})" .Release.Namespace (include "colog.component" (dict "root" . "component" "beat-metrics"))) .Values.autoscaling.keda.query -}}
 {{- end -}}
 
 {{/* Secrets are files under this directory (COLOG_SECRETS_DIR); names match the settings. */}}
@@ -103,6 +134,13 @@ app.kubernetes.io/part-of: colog
     secretKeyRef:
       name: {{ .Values.redis.external.existingSecret }}
       key: {{ .Values.redis.external.urlKey }}
+{{- end }}
+{{- if and (eq .Values.redis.mode "external") .Values.redis.external.cacheExistingSecret }}
+- name: COLOG_CACHE_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.external.cacheExistingSecret }}
+      key: {{ .Values.redis.external.cacheUrlKey }}
 {{- end }}
 {{- end -}}
 
@@ -159,10 +197,14 @@ app.kubernetes.io/part-of: colog
 {{ toYaml .Values.containerSecurityContext }}
 {{- end -}}
 
-{{/* Rolls pods when settings or chart-managed secrets change. */}}
+{{/* Rolls pods when settings or chart-managed secrets change, or when secretsRevision is
+bumped after an existingSecret was rotated. */}}
 {{- define "colog.configChecksum" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- with .Values.secretsRevision }}
+colog.io/secrets-revision: {{ . | quote }}
+{{- end }}
 {{- end -}}
 
 {{- define "colog.validate" -}}
@@ -177,5 +219,25 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
 {{- end -}}
 {{- if and .Values.triton.restrictRepositoryApi.enabled (not .Values.triton.restrictRepositoryApi.existingSecret) -}}
 {{- fail "triton.restrictRepositoryApi.enabled needs triton.restrictRepositoryApi.existingSecret (the header value)" -}}
+{{- end -}}
+{{- $cap := div .Values.config.partitions .Values.worker.concurrency | int -}}
+{{- if gt (mul .Values.autoscaling.maxReplicas .Values.worker.concurrency) (int .Values.config.partitions) -}}
+{{- fail (printf "autoscaling.maxReplicas (%d) x worker.concurrency (%d) exceeds config.partitions (%d): only one pass per partition runs at once, so replicas beyond %d would idle; raise config.partitions or lower maxReplicas" (int .Values.autoscaling.maxReplicas) (int .Values.worker.concurrency) (int .Values.config.partitions) $cap) -}}
+{{- end -}}
+{{- $state := .Values.redis.state -}}
+{{- if gt (mul 2 $state.maxMemoryMiB) (int $state.memoryLimitMiB) -}}
+{{- fail (printf "redis.state.maxMemoryMiB (%d) must be at most half of redis.state.memoryLimitMiB (%d): an AOF rewrite forks, and copy-on-write can double the resident set" (int $state.maxMemoryMiB) (int $state.memoryLimitMiB)) -}}
+{{- end -}}
+{{- if ge (int .Values.redis.cache.maxMemoryMiB) (int .Values.redis.cache.memoryLimitMiB) -}}
+{{- fail "redis.cache.maxMemoryMiB must be below redis.cache.memoryLimitMiB (Redis needs memory beyond its data)" -}}
+{{- end -}}
+{{- if and .Values.trainer.enabled .Values.triton.enabled (eq .Values.triton.modelRepository.source "image") -}}
+{{- fail "trainer.enabled needs triton.modelRepository.source=pvc: a model retrained in the cluster cannot reach a repository baked into the image" -}}
+{{- end -}}
+{{- if and (not .Values.triton.enabled) (not .Values.triton.external.url) -}}
+{{- fail "triton.enabled=false needs triton.external.url (host:port of your Triton for triton.protocol)" -}}
+{{- end -}}
+{{- if and .Values.trainer.enabled (not .Values.triton.enabled) (not .Values.triton.modelRepository.pvc.existingClaim) -}}
+{{- fail "trainer.enabled with triton.enabled=false needs triton.modelRepository.pvc.existingClaim (the volume your Triton serves)" -}}
 {{- end -}}
 {{- end -}}
