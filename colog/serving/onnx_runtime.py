@@ -22,6 +22,8 @@ from colog.model.memory import MEMORY_FILE, TemplateMemory
 BUCKET_ROWS = 64         # CoLog rows per session call
 SENTENCE_BUCKET_ROWS = 32  # MiniLM: smaller buckets waste less padding (measured faster)
 SENTENCE_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
+# Widths the GPU tokenizer pads a request to, so Triton can batch requests of one width.
+REQUEST_WIDTHS = (16, 32, 64, 128, 256)
 
 
 def session(path: Path, threads: int = 1, providers: list[str] | None = None):
@@ -38,10 +40,25 @@ def session(path: Path, threads: int = 1, providers: list[str] | None = None):
                                 providers=providers or ["CPUExecutionProvider"])
 
 
+BUCKET_SLACK, BUCKET_EXTRA = 1.3, 8  # a bucket's longest row is at most 1.3 x its shortest + 8
+
+
 def length_buckets(lengths: np.ndarray, rows: int) -> list[np.ndarray]:
-    """Row indices sorted by length, cut into groups of at most `rows`."""
+    """Row indices sorted by length, cut into groups of at most `rows` whose longest row is at
+    most BUCKET_SLACK x the shortest + BUCKET_EXTRA: a small call of mixed lengths is not
+    padded to its longest row (MiniLM on calls of 16 demo messages: 6.7 ms per message with
+    fixed groups of 32, 2.8 ms with these)."""
     order = np.argsort(lengths, kind="stable")
-    return [order[start:start + rows] for start in range(0, len(order), rows)]
+    buckets, current = [], []
+    for index in order:
+        if current and (len(current) >= rows
+                        or lengths[index] > BUCKET_SLACK * lengths[current[0]] + BUCKET_EXTRA):
+            buckets.append(np.asarray(current))
+            current = []
+        current.append(index)
+    if current:
+        buckets.append(np.asarray(current))
+    return buckets
 
 
 def real_lengths(tokens: np.ndarray) -> np.ndarray:
@@ -102,6 +119,20 @@ def sentence_tokenizer(path: Path | None = None):
     tokenizer.enable_truncation(SENTENCE_MAX_TOKENS)
     tokenizer.no_padding()
     return tokenizer
+
+
+def padded_word_pieces(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """input_ids and attention_mask [N, W], W the smallest of REQUEST_WIDTHS holding every
+    text (padding with mask 0 does not change a mean-pooled embedding)."""
+    encodings = tokenizer.encode_batch(list(texts))
+    longest = max((len(e.ids) for e in encodings), default=1)
+    width = next(w for w in REQUEST_WIDTHS if w >= longest)
+    ids = np.zeros((len(texts), width), np.int64)
+    mask = np.zeros((len(texts), width), np.int64)
+    for row, encoding in enumerate(encodings):
+        ids[row, :len(encoding.ids)] = encoding.ids
+        mask[row, :len(encoding.ids)] = 1
+    return ids, mask
 
 
 class OnnxSentenceEncoder:

@@ -36,6 +36,8 @@ TEMPLATES = Path(os.environ.get("COLOG_TRITON_TEMPLATES") or PROJECT_ROOT / "tri
 COLOG = "colog"
 EMBEDDER = "colog_embedder"
 MODELS = (COLOG, EMBEDDER)
+TOKENIZER, SENTENCE = "colog_tokenizer", "colog_sentence"
+GPU_MODELS = (TOKENIZER, SENTENCE)  # the GPU embedder ensemble's steps (never loaded on CPU)
 VERSION_MODEL_DIR = "colog_model"  # must match MODEL_DIR in triton_models/colog/model.py
 GPU_CONFIG_NAME = "gpu"
 KINDS = ("KIND_CPU", "KIND_GPU")
@@ -137,8 +139,10 @@ def _write_configs(repo: Path, model: str, kind: str, parameters: FeatureParamet
         parameters = replace(parameters, thresholds=version_thresholds(repo, model))
     _write_atomic(repo / model / "config.pbtxt", render_config(template, kind, parameters, name))
     (repo / model / "configs").mkdir(exist_ok=True)
+    own_gpu = TEMPLATES / template / f"{GPU_CONFIG_NAME}.pbtxt"  # a different model on GPU
     _write_atomic(repo / model / "configs" / f"{GPU_CONFIG_NAME}.pbtxt",
-                  render_config(template, "KIND_GPU", parameters, name))
+                  own_gpu.read_text(encoding="utf-8") if own_gpu.is_file()
+                  else render_config(template, "KIND_GPU", parameters, name))
 
 
 def _copy_if_changed(src: Path, dst: Path) -> None:
@@ -157,7 +161,7 @@ def assemble(repo: Path, kind: str = "KIND_CPU") -> Path:
         (repo / model).mkdir(parents=True, exist_ok=True)
     (repo / EMBEDDER / "1").mkdir(exist_ok=True)
     _copy_if_changed(TEMPLATES / EMBEDDER / "model.py", repo / EMBEDDER / "1" / "model.py")
-    ensure_sentence_onnx(repo)
+    _assemble_gpu_models(repo, ensure_sentence_onnx(repo))
     _write_configs(repo, EMBEDDER, kind, None)
     versions = list_versions(repo)
     parameters = read_version_parameters(repo, versions[-1]) if versions else None
@@ -178,6 +182,21 @@ def ensure_sentence_onnx(repo: Path) -> Path | None:
     except ExportError as exc:
         log.warning("%s; colog_embedder serves with sentence-transformers", exc)
         return None
+
+
+def _assemble_gpu_models(repo: Path, sentence_onnx: Path | None) -> None:
+    """The steps of the GPU embedder ensemble: the tokenizer's code, and the MiniLM export
+    hard-linked (copied across file systems) as the onnxruntime backend's model.onnx."""
+    for model in GPU_MODELS:
+        (repo / model / "1").mkdir(parents=True, exist_ok=True)
+        _copy_if_changed(TEMPLATES / model / "config.pbtxt", repo / model / "config.pbtxt")
+    _copy_if_changed(TEMPLATES / TOKENIZER / "model.py", repo / TOKENIZER / "1" / "model.py")
+    target = repo / SENTENCE / "1" / "model.onnx"
+    if sentence_onnx is not None and not target.exists():
+        try:
+            os.link(sentence_onnx, target)
+        except OSError:
+            shutil.copyfile(sentence_onnx, target)
 
 
 def instance_kind(repo: Path, model: str = COLOG) -> str:

@@ -79,11 +79,13 @@ def test_sentence_export_matches_sentence_transformers(tmp_path):
 
 
 def test_buckets_keep_every_row_once_sorted_by_length():
-    lengths = np.array([5, 1, 9, 1, 3, 7, 2])
+    lengths = np.array([5, 1, 9, 1, 3, 7, 2, 40, 200, 41])
     buckets = length_buckets(lengths, 3)
-    assert [len(b) for b in buckets] == [3, 3, 1]
-    assert sorted(np.concatenate(buckets).tolist()) == list(range(7))
-    assert [lengths[b].max() for b in buckets] == [2, 7, 9]
+    assert sorted(np.concatenate(buckets).tolist()) == list(range(len(lengths)))
+    assert all(len(b) <= 3 for b in buckets)
+    # short rows never share a bucket with long ones
+    assert [sorted(lengths[b].tolist()) for b in buckets] == [[1, 1, 2], [3, 5, 7], [9], [40, 41],
+                                                               [200]]
 
 
 def test_real_length_is_the_position_after_the_last_token():
