@@ -155,7 +155,7 @@ def measure(settings: Settings, index: str, scenario: str, cache: bool,
 
         scorer = ConstantScorer(TritonScorer(get_client(local)).spec)
     ctx = build_context(local, scorer=scorer, use_cache=cache)
-    reset_status(ctx.client, index)
+    reset_status(ctx.client.native, index)
     if cache:
         flush_embedding_cache(ctx.redis)
     summary = run_pass(ctx, flush=True, progress=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from enricher.batching import Batcher
 from enricher.context import EnrichContext
 from enricher.lease import LeaseLost, PartitionLease
-from enricher.reader import pending_streams, point_in_time
+from colog.reader import pending_streams, point_in_time
 from enricher.stream_pass import StreamPass, StreamReport
-from enricher.streams import StreamRef, partition_of
+from colog.streams import StreamRef, partition_of
 
 log = logging.getLogger(__name__)
 
