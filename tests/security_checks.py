@@ -131,10 +131,11 @@ def pipeline_runs(secured) -> dict[str, subprocess.CompletedProcess]:
     doc_id = first["hits"]["hits"][0]["_id"]
     engine.close()
     runs["label-id"] = colog(env, "label", "--id", doc_id, "--index", INDEX, "--label", "anomaly")
-    runs["label-query"] = colog(env, "label", "--query", "label:anomaly", "--index", INDEX,
+    anomalous = "message:panic OR message:segfault"  # the synthetic anomaly templates
+    runs["label-query"] = colog(env, "label", "--query", anomalous, "--index", INDEX,
                                 "--label", "anomaly", "--yes")
-    runs["label-normal"] = colog(env, "label", "--query", "label:normal", "--index", INDEX,
-                                 "--label", "normal", "--yes")
+    runs["label-normal"] = colog(env, "label", "--query", f"*:* AND NOT ({anomalous})",
+                                 "--index", INDEX, "--label", "normal", "--yes")
     runs["train"] = colog(env, "train", "--from-engine", "--epochs", "1", "--no-publish",
                           "--out", str(secured.root / "trained"))
     runs["config"] = colog(env, "config")

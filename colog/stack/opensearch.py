@@ -166,9 +166,11 @@ def fetch(settings: Any) -> dict[str, Any]:
             if not (inner / "bin" / "opensearch").exists():
                 raise StackError(f"opensearch: {archive.name} does not hold {target.name}/bin/opensearch")
             failed: list[str] = []
+            bundled: list[str] = []
             for module in MODULES:
                 if (inner / "modules" / module.name).is_dir():
-                    report["modules"].append(f"{module.name} (bundled)")
+                    report["modules"].append(module.name)  # the 3.x zip ships it
+                    bundled.append(module.name)
                     continue
                 try:
                     _install_module(inner, module, settings.opensearch_version, tmp_path)
@@ -178,7 +180,7 @@ def fetch(settings: Any) -> dict[str, Any]:
                     shutil.rmtree(inner / "modules" / module.name, ignore_errors=True)
                     failed.append(module.name)
                     print(f"warning: {exc}", file=sys.stderr)
-            marker = {"modules": report["modules"], "failed": failed}
+            marker = {"modules": report["modules"], "failed": failed, "bundled": bundled}
             (inner / COMPLETE_MARKER).write_text(json.dumps(marker))
             if not (target / COMPLETE_MARKER).exists():  # else a parallel fetch finished first
                 if target.exists():  # a half-finished earlier attempt
@@ -188,6 +190,7 @@ def fetch(settings: Any) -> dict[str, Any]:
         report["seconds"] = round(time.monotonic() - t0, 1)
     marker = json.loads((target / COMPLETE_MARKER).read_text())
     report["modules"] = marker.get("modules", [])
+    report["bundled"] = marker.get("bundled", [])
     report["missing"] = [*marker.get("failed", []), *MISSING_FROM_MAVEN]
     return report
 
@@ -507,7 +510,9 @@ def main(argv: list[str]) -> int:
             report = fetch(settings)
             state = "downloaded" if report["downloaded"] else "already present"
             print(f"   OpenSearch {settings.opensearch_version}: {state} at {report['home']}")
-            print(f"   modules installed from Maven Central: {', '.join(report['modules'])}")
+            fetched = [m for m in report["modules"] if m not in report["bundled"]]
+            print(f"   modules installed from Maven Central: {', '.join(fetched) or 'none'}"
+                  f"; in the distribution already: {', '.join(report['bundled']) or 'none'}")
             print(f"   not on Maven Central (detected at run time): {', '.join(report['missing'])}")
         elif argv[0] == "start":
             start(settings)
