@@ -213,8 +213,13 @@ class ElasticsearchEngine(SearchEngine):
             self._client.indices.create(index=index, body=body)
 
     def delete_index(self, index: str) -> None:
+        # Elasticsearch refuses wildcard deletes (action.destructive_requires_name defaults to
+        # true): delete the concrete indices the pattern names now.
+        names = self.list_indices(index) if "*" in index else [index]
+        if not names:
+            return
         with translated():
-            self._client.indices.delete(index=index, ignore_unavailable=True)
+            self._client.indices.delete(index=",".join(names), ignore_unavailable=True)
 
     def refresh(self, index: str, *, lenient: bool = True) -> None:
         with translated():
