@@ -1,5 +1,6 @@
 """The local Elasticsearch of `colog stack` (COLOG_ENGINE=elasticsearch): the node the session
-started, its state per version, and what `colog setup` says about the ingest pipeline."""
+started, its state per version, and what `colog setup` says about the ingest pipeline. Collected
+only with COLOG_ENGINE=elasticsearch (tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,6 @@ from colog.stack import elasticsearch as es_stack
 from colog.stack import manager, process
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _only_on_elasticsearch(stack_settings):
-    if stack_settings.engine != "elasticsearch":
-        pytest.fail("run this module with COLOG_ENGINE=elasticsearch (make test does)",
-                    pytrace=False)
 
 
 def test_the_stack_manager_starts_the_configured_engine(stack_settings):
