@@ -81,12 +81,14 @@ def run_rate(client, settings, rate: float, seconds: float, drain: float, stream
     """Ingest `rate` documents/s for `seconds`, then wait for the backlog to clear."""
     from opensearchpy.helpers import bulk
 
+    from colog.engine import as_engine
+    from colog.reader import count_pending
     from enricher.bench import _fill
-    from enricher.reader import count_pending
     from enricher.setup import run_setup
 
+    engine = as_engine(client)  # the core's functions take the engine interface
     client.indices.delete(index=INDEX, params={"ignore_unavailable": "true"})
-    run_setup(client, settings)
+    run_setup(engine, settings)
     client.indices.create(index=INDEX)
     rng = random.Random(seed)
     pool = templates()
@@ -110,17 +112,17 @@ def run_rate(client, settings, rate: float, seconds: float, drain: float, stream
             sent += len(actions)
         if now >= next_sample:
             client.indices.refresh(index=INDEX)
-            backlog.append((now - started, count_pending(client, INDEX)))
+            backlog.append((now - started, count_pending(engine, INDEX)))
             next_sample = now + 2.0
         time.sleep(max(0.0, tick - (time.time() - now)))
     load_end = time.time()
     client.indices.refresh(index=INDEX)
-    at_end = count_pending(client, INDEX)
+    at_end = count_pending(engine, INDEX)
     pending = at_end
     while pending and time.time() - load_end < drain:
         time.sleep(1.0)
         client.indices.refresh(index=INDEX)
-        pending = count_pending(client, INDEX)
+        pending = count_pending(engine, INDEX)
     drained_s = time.time() - load_end
     latencies = []
     from opensearchpy.helpers import scan

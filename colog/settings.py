@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from colog.redaction import redact
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,7 +29,11 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    # --- OpenSearch -------------------------------------------------------------------------
+    # --- the search engine -------------------------------------------------------------------
+    # COLOG_OPENSEARCH_* below configure the connection to whichever engine this names (the
+    # names predate Elasticsearch support and stay, so existing deployments keep working).
+    engine: Literal["opensearch", "elasticsearch"] = Field(
+        "opensearch", description="which search engine the cluster runs")
     opensearch_url: str = Field(
         "http://127.0.0.1:9200", description="comma-separated node URLs"
     )
@@ -174,8 +180,9 @@ class Settings(BaseSettings):
         10.0, description="how often a worker asks Triton whether a shadow model is served")
 
     cache_dir: Path = PROJECT_ROOT / ".cache"
-    opensearch_version: str = "2.19.1"
-    opensearch_heap: str = "1g"
+    opensearch_version: str = Field("2.19.1", description="local stack's OpenSearch")
+    elasticsearch_version: str = Field("9.1.0", description="local stack's Elasticsearch")
+    opensearch_heap: str = Field("1g", description="local stack's engine heap (either engine)")
 
     @field_validator("stream_fields", "stream_fallback_fields", mode="before")
     @classmethod
@@ -183,6 +190,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def engine_product(self) -> str:
+        return "Elasticsearch" if self.engine == "elasticsearch" else "OpenSearch"
+
+    @property
+    def engine_version(self) -> str:
+        """The local stack's version of the configured engine."""
+        return self.elasticsearch_version if self.engine == "elasticsearch" \
+            else self.opensearch_version
 
     @property
     def opensearch_hosts(self) -> list[str]:
@@ -217,6 +234,8 @@ class Settings(BaseSettings):
                 shown[name] = "**********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 shown[name] = str(value)
+            elif isinstance(value, str):
+                shown[name] = redact(value)  # a password inside COLOG_OPENSEARCH_URL / REDIS_URL
             else:
                 shown[name] = value
         return shown

@@ -70,12 +70,13 @@ def read_profile(model_dir: Path) -> dict | None:
 
 def profile_of_version(client, settings, version: str) -> dict | None:
     """The profile recorded with the release (or rollback) that made `version` live."""
-    if not client.indices.exists(index=settings.models_index):
+    if not client.index_exists(settings.models_index):
         return None
-    answer = client.search(index=settings.models_index, body={
+    answer = client.search({
         "size": 1, "sort": [{"@timestamp": {"order": "desc"}}],
         "query": {"bool": {"filter": [{"term": {"version": str(version)}},
-                                      {"terms": {"action": ["release", "rollback"]}}]}}})
+                                      {"terms": {"action": ["release", "rollback"]}}]}}},
+                           settings.models_index)
     hits = answer["hits"]["hits"]
     if not hits:
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from opensearchpy import helpers
+from colog.engine.errors import EngineError
 
 FLAG_KEY = "colog:drift:retrain_flag"
 
@@ -34,12 +34,12 @@ DRIFT_MAPPING = {"properties": {
 
 def ensure_drift_index(client, settings) -> bool:
     """Create the index with its mapping; True when this call created it."""
-    if client.indices.exists(index=settings.drift_index):
+    if client.index_exists(settings.drift_index):
         return False
     try:
-        client.indices.create(index=settings.drift_index, body={"mappings": DRIFT_MAPPING})
-    except Exception as exc:  # noqa: BLE001 — created concurrently by another beat
-        if "resource_already_exists" not in str(exc):
+        client.create_index(settings.drift_index, {"mappings": DRIFT_MAPPING})
+    except EngineError as exc:  # created concurrently by another beat
+        if exc.error_type != "resource_already_exists_exception":
             raise
         return False
     return True
@@ -47,8 +47,14 @@ def ensure_drift_index(client, settings) -> bool:
 
 def write_checks(client, settings, docs: list[dict]) -> int:
     ensure_drift_index(client, settings)
-    actions = ({"_index": settings.drift_index, "_source": doc} for doc in docs)
-    written, errors = helpers.bulk(client, actions, raise_on_error=False, refresh="true")
+    operations = [line for doc in docs for line in ({"index": {"_index": settings.drift_index}},
+                                                     doc)]
+    if not operations:
+        return 0
+    answer = client.bulk(operations, refresh=True)
+    items = [item.get("index", {}) for item in answer.get("items", [])]
+    errors = [item for item in items if item.get("status", 500) >= 300]
+    written = len(items) - len(errors)
     if errors:
         raise RuntimeError(f"{len(errors)} drift record(s) were refused by "
                            f"{settings.drift_index!r}: {errors[0]}")

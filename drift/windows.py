@@ -63,12 +63,11 @@ class Newest:
 def newest_events(client, pattern: str, max_streams: int) -> dict[str, Newest]:
     """Newest enriched event time per concrete index of the pattern, and per stream in it."""
     newest = {"newest": {"max": {"field": "@timestamp"}}}
-    answer = client.search(index=pattern, body={
+    answer = client.search({
         "size": 0, "query": _enriched(),
         "aggs": {"indices": {"terms": {"field": "_index", "size": 1000}, "aggs": {
             **newest, "streams": {"terms": {"field": "colog.stream", "size": max_streams},
-                                  "aggs": newest}}}}},
-        params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+                                  "aggs": newest}}}}}, pattern, lenient=True)
     found = {}
     for bucket in answer.get("aggregations", {}).get("indices", {}).get("buckets", []):
         if bucket["newest"].get("value") is None:
@@ -120,8 +119,8 @@ def _split(windows: dict) -> tuple[WindowCounts, WindowCounts, str | None]:
 def read_windows(client, index: str, newest: Newest, window_s: float, reference_s: float,
                  max_templates: int) -> IndexWindows:
     bounds = bounds_for(newest.index, window_s, reference_s)
-    answer = client.search(index=index, body={
-        "size": 0, "query": _enriched(), "aggs": _window_aggs(bounds, max_templates)})
+    answer = client.search({"size": 0, "query": _enriched(),
+                            "aggs": _window_aggs(bounds, max_templates)}, index)
     recent, reference, version = _split(answer["aggregations"]["windows"])
     windows = IndexWindows(index, bounds, recent, reference, version)
     keys = sorted(newest.streams)
@@ -133,8 +132,8 @@ def read_windows(client, index: str, newest: Newest, window_s: float, reference_
             windows.stream_bounds[stream] = stream_bounds
             aggs[f"s{n}"] = {"filter": {"term": {"colog.stream": stream}},
                              "aggs": _window_aggs(stream_bounds, max_templates)}
-        result = client.search(index=index, body={"size": 0, "query": _enriched(),
-                                                  "aggs": aggs})["aggregations"]
+        result = client.search({"size": 0, "query": _enriched(), "aggs": aggs},
+                               index)["aggregations"]
         for n, stream in enumerate(chunk):
             stream_recent, stream_reference, _ = _split(result[f"s{n}"]["windows"])
             windows.streams[stream] = (stream_recent, stream_reference)

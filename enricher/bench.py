@@ -200,7 +200,7 @@ def measure(settings: Settings, index: str, scenario: str, variant: Variant) -> 
 
         scorer = ConstantScorer(TritonScorer(get_client(local)).spec)
     ctx = build_context(local, scorer=scorer, use_cache=variant.embedding_cache)
-    reset_status(ctx.client, index)
+    reset_status(ctx.client.native, index)
     if variant.cold:
         from colog.cache_redis import cache_redis
 
@@ -223,11 +223,13 @@ def naive_pass(settings: Settings, index: str, limit: int) -> BenchResult:
     from colog.parsing.masking import mask_message
     from colog.serving.client import get_client
     from colog.verdict import verdicts
-    from enricher.reader import SORT, iter_stream, pending_streams, point_in_time, preceding
+    from colog.engine import as_engine
+    from colog.reader import iter_stream, pending_streams, point_in_time, preceding
     from enricher.scorers import TritonScorer
     from enricher.stages import StageClock
 
     client = make_client(settings)
+    engine = as_engine(client)
     scorer = TritonScorer(get_client(settings))
     spec = scorer.spec
     tokenizer = SemanticTokenizer(max_tokens=spec.max_tokens)
@@ -235,16 +237,16 @@ def naive_pass(settings: Settings, index: str, limit: int) -> BenchResult:
     reset_status(client, index)
     started = time.perf_counter()
     done = 0
-    streams = pending_streams(client, index, settings.stream_fields,
+    streams = pending_streams(engine, index, settings.stream_fields,
                               settings.stream_fallback_fields)
-    with point_in_time(client, index) as pit:
+    with point_in_time(engine, index) as pit:
         for stream in streams:
-            for hit in iter_stream(client, pit, stream, None, settings.read_batch_size):
+            for hit in iter_stream(engine, pit, stream, None, settings.read_batch_size):
                 if done >= limit:
                     break
                 with clock.time("read"):
-                    before = preceding(client, pit, stream, hit, spec.window)
-                    after = list(next_hits(client, pit, stream, hit, spec.window))
+                    before = preceding(engine, pit, stream, hit, spec.window)
+                    after = list(next_hits(engine, pit, stream, hit, spec.window))
                 window = [None] * (spec.window - len(before)) + before + [hit] + after + \
                     [None] * (spec.window - len(after))
                 if spec.sequence_mode != "context":
@@ -277,7 +279,7 @@ def naive_pass(settings: Settings, index: str, limit: int) -> BenchResult:
 
 def next_hits(client, pit: str, stream, hit: dict, count: int):
     """The `count` documents of the stream just after `hit`."""
-    from enricher.reader import iter_stream
+    from colog.reader import iter_stream
 
     for n, found in enumerate(iter_stream(client, pit, stream, list(hit["sort"]), count)):
         if n >= count:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from opensearchpy import OpenSearch
 
+from colog.engine import SearchEngine
 from colog.features.embedding import SentenceEmbedder
 from colog.features.modalities import Modalities
 from colog.features.semantic import SemanticTokenizer
@@ -29,7 +29,7 @@ AfterWrite = Callable[..., None]
 @dataclass
 class EnrichContext:
     settings: Settings
-    client: OpenSearch
+    client: SearchEngine  # the search engine (OpenSearch or Elasticsearch)
     scorer: Scorer
     embedder: SentenceEmbedder
     tokenizer: SemanticTokenizer
@@ -73,14 +73,14 @@ class EnrichContext:
 
 
 def build_context(settings: Settings, scorer: Scorer | None = None,
-                  use_cache: bool | None = None, client: OpenSearch | None = None,
+                  use_cache: bool | None = None, client: SearchEngine | None = None,
                   redis_client=None) -> EnrichContext:
     import redis
 
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from enricher.embedding_cache import embedding_cache
 
-    client = client or make_client(settings)
+    client = client or connect(settings)
     redis_client = redis_client or redis.Redis.from_url(settings.redis_url)
     if scorer is None:
         from colog.serving.client import get_client

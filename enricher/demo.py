@@ -135,7 +135,7 @@ def summary(client, console: Console, index: str = DEMO_INDEX) -> dict:
                     "aggs": {"text": {"top_hits": {"size": 1,
                                                    "_source": ["colog.template.text"]}},
                              "score": {"avg": {"field": "colog.score"}}}}}}}}
-    result = client.search(index=index, body=body)
+    result = client.search(body, index)
     aggs = result["aggregations"]
     counts = {name: {b["key"]: b["doc_count"] for b in aggs[name]["buckets"]}
               for name in ("status", "label", "type")}
@@ -150,9 +150,10 @@ def summary(client, console: Console, index: str = DEMO_INDEX) -> dict:
         table.add_row(str(bucket["doc_count"]), f"{bucket['score']['value']:.3f}", text[:90])
     console.print(table)
     # One hit per template, so the table shows five different kinds of anomaly.
-    hits = client.search(index=index, q="colog.label:anomaly", size=5,
-                         sort="colog.score:desc", _source_includes="message,host.name,colog",
-                         body={"collapse": {"field": "colog.template.id"}})
+    hits = client.search({"size": 5, "query": {"term": {"colog.label": "anomaly"}},
+                          "sort": [{"colog.score": {"order": "desc"}}],
+                          "_source": ["message", "host.name", "colog"],
+                          "collapse": {"field": "colog.template.id"}}, index)
     table = Table(title="first hits of colog.label:anomaly (highest score)")
     for column in ("score", "type", "semantic/sequence", "top tokens", "message"):
         table.add_column(column)
@@ -168,10 +169,10 @@ def summary(client, console: Console, index: str = DEMO_INDEX) -> dict:
 
 def verdicts_by_id(client, index: str = DEMO_INDEX) -> dict[str, tuple[str, str]]:
     """(colog.label, template text) of every document, through a point-in-time scan."""
-    from enricher.reader import point_in_time
+    from colog.reader import point_in_time
     from trainer.export import scan
 
-    client.indices.refresh(index=index)
+    client.refresh(index)
     found = {}
     with point_in_time(client, index) as pit_id:
         for hit in scan(client, pit_id, {"match_all": {}}, 1000):
@@ -258,7 +259,7 @@ def compare(before: dict, after: dict, console: Console) -> dict:
 
 def run_demo(settings: Settings, console: Console | None = None,
              feedback_loop: bool = True) -> dict:
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from colog.stack import manager
     from enricher.context import build_context
     from enricher.ingest import ingest_file
@@ -276,7 +277,7 @@ def run_demo(settings: Settings, console: Console | None = None,
 
     t = time.perf_counter()
     manager.up(settings)
-    client = make_client(settings)
+    client = connect(settings)
     from colog.serving.client import get_client
 
     get_client(settings).load_model()  # explicit control: serve the newest version now

@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from colog.engine.errors import Conflict, EngineError
 from colog.fields import STATUS_ENRICHED, get_path
 from colog.records import parse_timestamp
 
@@ -267,25 +268,25 @@ def merge_incidents(latest: dict | None, events: Iterable[dict], quiet_period_s:
 
 def ensure_incidents_index(client: Any, index: str) -> None:
     """Create the incidents index with its mapping unless it exists (safe to race)."""
-    if client.indices.exists(index=index):
+    if client.index_exists(index):
         return
     try:
-        client.indices.create(index=index, body={
+        client.create_index(index, {
             "settings": {"number_of_shards": 1, "number_of_replicas": 0},
             "mappings": INCIDENT_MAPPING,
         })
-    except Exception as error:  # another worker created it first
-        if "resource_already_exists_exception" not in str(error):
+    except EngineError as error:  # another worker created it first
+        if error.error_type != "resource_already_exists_exception":
             raise
 
 
 def latest_incident(client: Any, index: str, stream: str) -> dict | None:
     """The stream's most recent incident (by end), or None."""
-    response = client.search(index=index, body={
+    response = client.search({
         "size": 1,
         "query": {"term": {"stream": stream}},
         "sort": [{"end": {"order": "desc"}}, {"incident_id": {"order": "desc"}}],
-    })
+    }, index)
     hits = response["hits"]["hits"]
     return hits[0]["_source"] if hits else None
 
@@ -309,7 +310,7 @@ def update_incidents(client: Any, settings: Any, stream: Any, events: list[dict]
     for doc in incidents:
         # refresh: the stream's next batch must read this incident back as its latest (a
         # low-volume index, so the small segments this makes are cheap).
-        client.index(index=index, id=doc["incident_id"], body=doc, refresh="true")
+        client.index(index, doc, doc["incident_id"], refresh=True)
     return incidents
 
 
@@ -326,26 +327,24 @@ def close_stale_incidents(client: Any, settings: Any, now: datetime | None = Non
     quiet = float(settings.incident_quiet_period_s)
     now = now or datetime.now(timezone.utc)
     cutoff = _iso(now - timedelta(seconds=quiet))
-    if not client.indices.exists(index=index):
+    if not client.index_exists(index):
         return []
-    answer = client.search(index=index, body={
+    answer = client.search({
         "size": 1000, "seq_no_primary_term": True,
         "query": {"bool": {"filter": [
             {"term": {"status": OPEN}},
             {"range": {"end": {"lt": cutoff}}},
             {"range": {"updated_at": {"lt": cutoff}}},
         ]}},
-    })
+    }, index)
     closed = []
     for hit in answer["hits"]["hits"]:
         doc = {**hit["_source"], "status": CLOSED, "closed_at": _iso(now),
                "updated_at": _iso(now)}
         try:
-            client.index(index=index, id=hit["_id"], body=doc, refresh="true",
+            client.index(index, doc, hit["_id"], refresh=True,
                          if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"])
-        except Exception as error:  # 409: the enricher changed it meanwhile; it stays open
-            if getattr(error, "status_code", None) == 409:
-                continue
-            raise
+        except Conflict:  # the enricher changed it meanwhile; it stays open
+            continue
         closed.append(hit["_id"])
     return closed

@@ -1,4 +1,4 @@
-"""`colog ingest`: bulk-load a raw log file or the JSONL of `colog convert` into OpenSearch.
+"""`colog ingest`: bulk-load a raw log file or the JSONL of `colog convert` into the engine.
 
 Each line becomes a document with `@timestamp`, `message`, `host.name`, `log.file.path`,
 `event.sequence` (the line number: the tie-breaker for equal timestamps) and `event.ingested`.
@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from opensearchpy import OpenSearch
-from opensearchpy.helpers import streaming_bulk
+from colog.engine import SearchEngine, as_engine
 
 from colog.labels import LabelError, validate_label
 from colog.records import record_from_dict
@@ -101,10 +100,11 @@ def raw_documents(path: Path, fmt: str, host: str, format_spec: str | None = Non
         yield result.line, doc, None
 
 
-def ingest_file(client: OpenSearch, path: Path, index: str, fmt: str = "jsonl",
+def ingest_file(client: SearchEngine, path: Path, index: str, fmt: str = "jsonl",
                 host: str = "localhost", labels_as_feedback: bool = False,
                 format_spec: str | None = None, year: int | None = None, progress=None,
                 chunk_size: int = 500, refresh: bool = True) -> IngestReport:
+    client = as_engine(client)  # a raw client (benchmarks, scripts) works too
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
@@ -126,9 +126,8 @@ def ingest_file(client: OpenSearch, path: Path, index: str, fmt: str = "jsonl",
             yield {"_op_type": "create", "_index": index,
                    "_id": _doc_id(index, source_name, number), "_source": doc}
 
-    for ok, item in streaming_bulk(client, actions(), chunk_size=chunk_size, max_retries=5,
-                                   initial_backoff=1, raise_on_error=False,
-                                   raise_on_exception=False):
+    for ok, item in client.stream_bulk(actions(), chunk_size=chunk_size, max_retries=5,
+                                       initial_backoff=1, raise_on_error=False):
         result = item.get("create", {})
         if ok:
             report.indexed += 1
@@ -141,5 +140,5 @@ def ingest_file(client: OpenSearch, path: Path, index: str, fmt: str = "jsonl",
         if progress is not None:
             progress(1)
     if refresh:
-        client.indices.refresh(index=index)
+        client.refresh(index, lenient=False)
     return report

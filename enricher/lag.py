@@ -11,14 +11,13 @@ from __future__ import annotations
 import time
 
 from colog.records import parse_timestamp
-from enricher.reader import count_pending, pending_query
+from colog.reader import count_pending, pending_query
 
 
 def oldest_pending_age(client, index: str) -> float:
     body = {"size": 1, "query": pending_query(), "_source": ["event.ingested", "@timestamp"],
             "sort": [{"event.ingested": {"order": "asc", "unmapped_type": "date"}}]}
-    hits = client.search(index=index, body=body, params={"ignore_unavailable": "true",
-                                                         "allow_no_indices": "true"})
+    hits = client.search(body, index, lenient=True)
     hits = hits["hits"]["hits"]
     if not hits:
         return 0.0

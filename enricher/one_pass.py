@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from enricher.context import EnrichContext
 from enricher.partitions import enrich_partition, streams_by_partition
-from enricher.reader import count_pending
+from colog.reader import count_pending
 
 
 @dataclass
@@ -41,8 +41,7 @@ def run_pass(ctx: EnrichContext, flush: bool = True, progress: bool = True,
     index = ctx.settings.index_pattern
     summary = PassSummary()
     started = time.perf_counter()
-    ctx.client.indices.refresh(index=index, params={"ignore_unavailable": "true",
-                                                    "allow_no_indices": "true"})
+    ctx.client.refresh(index)
     total = count_pending(ctx.client, index)
     bar = tqdm(total=total, unit="doc", desc="enrich", disable=not progress)
     try:
@@ -70,7 +69,7 @@ def run_pass(ctx: EnrichContext, flush: bool = True, progress: bool = True,
                     summary.unwritten.extend(s.write.unwritten)
                     summary.model_versions |= s.model_versions
             summary.waiting = waiting
-            ctx.client.indices.refresh(index=index)
+            ctx.client.refresh(index)
             if moved == 0 and locked == 0:
                 break  # only events waiting for their context remain (or nothing at all)
             if moved == 0 and locked:

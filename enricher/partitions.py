@@ -18,10 +18,10 @@ from enricher.batching import Batcher
 from enricher.context import EnrichContext
 from enricher.health import PROGRESS
 from enricher.lease import LeaseLost, PartitionLease
-from enricher.reader import pending_streams, point_in_time
+from colog.reader import pending_streams, point_in_time
 from enricher.shutdown import ShutdownRequested, check_stop
 from enricher.stream_pass import StreamPass, StreamReport
-from enricher.streams import StreamRef, partition_of
+from colog.streams import StreamRef, partition_of
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,11 @@
 The mapping lives in a component template (`colog-fields`) composed by an index template
 (`colog`). OpenSearch applies only the highest-priority index template that matches an index,
 so a site with its own template for the same pattern adds `colog-fields` to its `composed_of`;
-setup detects that case and says so. Existing indices get the fields through a put-mapping, which
-OpenSearch refuses for a field that already has another type: that conflict is reported, never
-forced.
+setup detects that case and says so (Elasticsearch behaves the same). Existing indices get the
+fields through a put-mapping, which the engine refuses for a field that already has another type:
+that conflict is reported, never forced. The pipeline is installed where the node has the `set`
+processor (ingest-common); Elasticsearch's minimal distribution has none, and the worker finds
+new documents without it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError, RequestError
-
+from colog.engine import SearchEngine
+from colog.engine.errors import BadRequest
 from colog.fields import mapping_properties
 from colog.settings import Settings
-from colog.stack.opensearch import capabilities
 
 COMPONENT = "colog-fields"
 TEMPLATE = "colog"
@@ -81,95 +81,74 @@ def _put_if_changed(report: SetupReport, name: str, current: dict | None, wanted
         report.conflicts.append(f"{name} exists and is not managed by colog: left as it is")
 
 
-def _get_component(client: OpenSearch) -> dict | None:
-    try:
-        found = client.cluster.get_component_template(name=COMPONENT)
-    except NotFoundError:
-        return None
-    return found["component_templates"][0]["component_template"]
-
-
-def _get_template(client: OpenSearch) -> dict | None:
-    try:
-        found = client.indices.get_index_template(name=TEMPLATE)
-    except NotFoundError:
-        return None
-    return found["index_templates"][0]["index_template"]
-
-
 def _normalise(body: dict) -> dict:
-    """What OpenSearch returns for a template we put (it adds no defaults we need to compare)."""
+    """What the engine returns for a template we put, without what it adds on its own."""
     return {k: v for k, v in body.items() if k in ("template", "index_patterns", "composed_of",
                                                     "priority", "_meta")}
 
 
-def install_templates(client: OpenSearch, settings: Settings, report: SetupReport) -> None:
+def install_templates(client: SearchEngine, settings: Settings, report: SetupReport) -> None:
     wanted = component_body()
-    current = _get_component(client)
+    current = client.get_component_template(COMPONENT)
     _put_if_changed(report, f"component template {COMPONENT}",
                     _normalise(current) if current else None, wanted,
-                    lambda: client.cluster.put_component_template(name=COMPONENT, body=wanted))
+                    lambda: client.put_component_template(COMPONENT, wanted))
     wanted_t = template_body(settings.index_pattern)
-    current_t = _get_template(client)
+    current_t = client.index_templates().get(TEMPLATE)
     _put_if_changed(report, f"index template {TEMPLATE}",
                     _normalise(current_t) if current_t else None, wanted_t,
-                    lambda: client.indices.put_index_template(name=TEMPLATE, body=wanted_t))
+                    lambda: client.put_index_template(TEMPLATE, wanted_t))
     _shadowing_templates(client, settings.index_pattern, report)
 
 
-def _shadowing_templates(client: OpenSearch, pattern: str, report: SetupReport) -> None:
-    for entry in client.indices.get_index_template().get("index_templates", []):
-        if entry["name"] == TEMPLATE:
+def _shadowing_templates(client: SearchEngine, pattern: str, report: SetupReport) -> None:
+    for name, body in sorted(client.index_templates().items()):
+        if name == TEMPLATE:
             continue
-        body = entry["index_template"]
         overlaps = any(fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(pattern, p)
                        for p in body.get("index_patterns", []))
         if overlaps and body.get("priority", 0) >= TEMPLATE_PRIORITY \
                 and COMPONENT not in body.get("composed_of", []):
             report.notes.append(
-                f"index template {entry['name']} also matches {pattern} with priority "
+                f"index template {name} also matches {pattern} with priority "
                 f"{body.get('priority', 0)}: add \"{COMPONENT}\" to its composed_of, or new "
                 "indices will miss the colog.* mapping")
 
 
-def map_existing_indices(client: OpenSearch, settings: Settings, report: SetupReport) -> None:
-    indices = client.indices.get(index=settings.index_pattern,
-                                 params={"ignore_unavailable": "true", "allow_no_indices": "true"})
-    for name in sorted(indices):
+def map_existing_indices(client: SearchEngine, settings: Settings, report: SetupReport) -> None:
+    for name in client.list_indices(settings.index_pattern):
         try:
-            client.indices.put_mapping(index=name, body={"properties": mapping_properties()})
+            client.put_mapping(name, mapping_properties())
             report.unchanged.append(f"mapping of {name} (colog fields present)")
-        except RequestError as error:
+        except BadRequest as error:
             report.conflicts.append(f"index {name}: existing mapping conflicts with the colog "
-                                    f"contract ({error.info.get('error', {}).get('reason', error)})"
-                                    if isinstance(error.info, dict) else f"index {name}: {error}")
+                                    f"contract ({error.reason or error})")
 
 
-def install_pipeline(client: OpenSearch, settings: Settings, report: SetupReport) -> None:
-    caps = capabilities(client)
-    if not caps["ingest_pipeline_processors"]:
+def install_pipeline(client: SearchEngine, settings: Settings, report: SetupReport) -> None:
+    processors = client.ingest_processors()
+    if "set" not in processors:
         report.notes.append(
             f"ingest pipeline {PIPELINE} not installed: this node has no `set` processor "
-            "(module ingest-common). The worker finds new documents without it (no colog.status "
+            f"(module ingest-common; {client.product}'s minimal distribution lacks it). The worker "
+            "finds new documents without it (no colog.status "
             "means pending).")
         return
-    painless = caps["painless"]
+    # The stream key's condition is a Painless `if`; without lang-painless it cannot run.
+    painless = "lang-painless" in client.node_modules()
     if not painless:
         report.notes.append(f"{PIPELINE}: no lang-painless on this node, so the pipeline does not "
                             "stamp colog.stream (the worker writes it on enrichment)")
     wanted = pipeline_body(settings, with_stream=painless)
-    try:
-        current = client.ingest.get_pipeline(id=PIPELINE)[PIPELINE]
-    except NotFoundError:
-        current = None
+    current = client.get_pipeline(PIPELINE)
     if current is not None and current == wanted:
         report.unchanged.append(f"ingest pipeline {PIPELINE}")
         return
-    client.ingest.put_pipeline(id=PIPELINE, body=wanted)
+    client.put_pipeline(PIPELINE, wanted)
     (report.updated if current else report.created).append(f"ingest pipeline {PIPELINE}")
 
 
-def run_setup(client: OpenSearch, settings: Settings) -> SetupReport:
+def run_setup(client: SearchEngine, settings: Settings) -> SetupReport:
     report = SetupReport()
     install_templates(client, settings, report)
     map_existing_indices(client, settings, report)

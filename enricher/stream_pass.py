@@ -31,8 +31,8 @@ from colog.records import parse_timestamp
 from colog.verdict import event_and_context_scores, label_fields, neighbour_max, verdicts
 from enricher.batching import ScoreJob, run_jobs
 from enricher.context import EnrichContext
-from enricher.reader import first_pending, iter_stream, point_in_time, preceding
-from enricher.streams import StreamRef
+from colog.reader import first_pending, iter_stream, point_in_time, preceding
+from colog.streams import StreamRef
 from enricher.validation import check_document
 from enricher.writer import Update, WriteReport, write_updates
 

@@ -24,7 +24,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from opensearchpy import OpenSearch, TransportError
+from colog.engine import SearchEngine
+from colog.engine.errors import EngineError, NotFound
 
 from colog.fields import FINAL_STATUSES, STATUS_FAILED
 
@@ -71,21 +72,18 @@ def _action(update: Update) -> list[dict]:
     return [{"update": meta}, {"doc": {"colog": update.colog}}]
 
 
-def _final_status(client: OpenSearch, update: Update) -> tuple[str | None, dict | None]:
+def _final_status(client: SearchEngine, update: Update) -> tuple[str | None, dict | None]:
     """(status, fresh doc) of a document after a conflict; (None, None) when it is gone."""
     try:
-        fresh = client.get(index=update.index, id=update.id,
-                           params={"_source_includes": "colog.status"})
-    except Exception as error:  # noqa: BLE001 - NotFoundError and friends, by status below
-        if getattr(error, "status_code", None) == 404:
-            return None, None
-        raise
+        fresh = client.get(update.index, update.id, source_includes=["colog.status"])
+    except NotFound:
+        return None, None
     status = ((fresh.get("_source") or {}).get("colog") or {}).get("status")
     return status, fresh
 
 
-def write_updates(client: OpenSearch, updates: list[Update], max_attempts: int = 6,
-                  backoff_s: float = 0.5, refresh: bool | str = False) -> WriteReport:
+def write_updates(client: SearchEngine, updates: list[Update], max_attempts: int = 6,
+                  backoff_s: float = 0.5, refresh: bool = False) -> WriteReport:
     report = WriteReport()
     todo = list(updates)
     attempt = 0
@@ -93,10 +91,9 @@ def write_updates(client: OpenSearch, updates: list[Update], max_attempts: int =
     while todo:
         attempt += 1
         body = [line for update in todo for line in _action(update)]
-        extra = {"refresh": "true" if refresh is True else refresh} if refresh else {}
         try:
-            response = client.bulk(body=body, **extra)
-        except TransportError as error:
+            response = client.bulk(body, refresh=bool(refresh))
+        except EngineError as error:
             if _http_status(error) not in RETRYABLE:
                 raise
             # The whole request was refused (429 from a full write queue, 503): every item
@@ -168,6 +165,6 @@ def _error_type(result: dict) -> str:
     return str(error.get("type", "")) if isinstance(error, dict) else ""
 
 
-def _http_status(error: TransportError) -> int | None:
+def _http_status(error: EngineError) -> int | None:
     status = getattr(error, "status_code", None)
     return status if isinstance(status, int) else None

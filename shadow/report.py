@@ -90,8 +90,7 @@ def _composite(client, index: str, query: dict, sources: list[tuple[str, str]],
             composite["after"] = after
         body = {"size": 0, "query": query, "aggs": {"rows": {"composite": composite,
                                                              **({"aggs": sub_aggs} if sub_aggs else {})}}}
-        result = client.search(index=index, body=body,
-                               params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+        result = client.search(body, index, lenient=True)
         rows = result.get("aggregations", {}).get("rows", {})
         yield from rows.get("buckets", [])
         after = rows.get("after_key")

@@ -1,4 +1,4 @@
-"""Training data from OpenSearch: analyst-labelled documents with their stream neighbours.
+"""Training data from the search engine: analyst-labelled documents with their stream neighbours.
 
 Which documents: every stream (DESIGN section 3: `host.name` + `log.file.path`, with fallbacks)
 that holds at least one analyst label (`colog.feedback.label`) inside the data window is read
@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from opensearchpy import OpenSearch
 
 from colog.fields import get_path
 from colog.labels import LabelError, validate_label
 from colog.records import LogRecord, parse_timestamp
-from enricher.reader import PIT_KEEP_ALIVE, SORT, point_in_time
-from enricher.streams import StreamRef, stream_of_hit
+from colog.engine import SearchEngine
+from colog.reader import PIT_KEEP_ALIVE, point_in_time, stream_sort
+from colog.streams import StreamRef, stream_of_hit
 
 FEEDBACK_LABEL = "colog.feedback.label"
 FEEDBACK_CONTEXT = "colog.feedback.context_label"
@@ -106,22 +106,23 @@ def _time_filter(since: str | None) -> list[dict]:
     return [{"range": {"@timestamp": {"gte": since}}}] if since else []
 
 
-def scan(client: OpenSearch, pit_id: str, query: dict, page_size: int):
+def scan(client: SearchEngine, pit_id: str, query: dict, page_size: int):
     """Every hit of `query` inside the point in time, in stream order, page by page."""
     after = None
     while True:
-        body: dict = {"size": page_size, "query": query, "sort": SORT, "track_total_hits": False,
+        body: dict = {"size": page_size, "query": query, "sort": stream_sort(client),
+                      "track_total_hits": False,
                       "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}}
         if after is not None:
             body["search_after"] = after
-        hits = client.search(body=body)["hits"]["hits"]
+        hits = client.search(body)["hits"]["hits"]
         yield from hits
         if len(hits) < page_size:
             return
         after = hits[-1]["sort"]
 
 
-def labelled_streams(client: OpenSearch, pit_id: str, settings, since: str | None,
+def labelled_streams(client: SearchEngine, pit_id: str, settings, since: str | None,
                      page_size: int) -> list[StreamRef]:
     query = {"bool": {"filter": [{"exists": {"field": FEEDBACK_LABEL}}, *_time_filter(since)]}}
     found: dict[str, StreamRef] = {}
@@ -147,7 +148,7 @@ def _record(hit: dict, stream: str, line: int) -> tuple[LogRecord | None, str, s
     return record, origin, problem
 
 
-def export_labelled(client: OpenSearch, settings, since: str | None = None,
+def export_labelled(client: SearchEngine, settings, since: str | None = None,
                     page_size: int = 500) -> Export:
     """Labelled streams of `settings.index_pattern` (from `since`, ISO-8601) as LogRecords."""
     if since is not None:
@@ -159,7 +160,7 @@ def export_labelled(client: OpenSearch, settings, since: str | None = None,
     invalid: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     index = settings.index_pattern
-    if not client.indices.exists(index=index, params={"allow_no_indices": "false"}):
+    if not client.index_exists(index, allow_no_indices=False):
         raise NoLabelsError(f"no index matches {index!r}: nothing has been ingested or labelled")
     with point_in_time(client, index) as pit_id:
         streams = labelled_streams(client, pit_id, settings, since, page_size)

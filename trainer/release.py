@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from colog.engine.errors import EngineError
 from colog.serving import repository
 from drift.profile import build_profile, fine_tuned_profile, read_profile, write_profile
 from trainer.export import Export, NoLabelsError, export_labelled
@@ -157,30 +158,29 @@ def print_comparison(console, result: GateResult, holdout_size: int) -> None:
 
 def ensure_models_index(client, settings) -> None:
     index = settings.models_index
-    if not client.indices.exists(index=index):
+    if not client.index_exists(index):
         try:
-            client.indices.create(index=index, body={"mappings": MODELS_MAPPING})
+            client.create_index(index, {"mappings": MODELS_MAPPING})
             return
-        except Exception as exc:  # noqa: BLE001 — created concurrently by another publisher
-            if "resource_already_exists" not in str(exc):
+        except EngineError as exc:  # created concurrently by another publisher
+            if exc.error_type != "resource_already_exists_exception":
                 raise
     # An index created before profiles existed must not map their keys dynamically.
-    client.indices.put_mapping(index=index, body={"properties": {
-        "profile": MODELS_MAPPING["properties"]["profile"]}})
+    client.put_mapping(index, {"profile": MODELS_MAPPING["properties"]["profile"]})
 
 
 def record(client, settings, doc: dict) -> dict:
     ensure_models_index(client, settings)
     doc = {"@timestamp": now_iso(), "by": _who(), **doc}
-    client.index(index=settings.models_index, body=doc, params={"refresh": "true"})
+    client.index(settings.models_index, doc, refresh=True)
     return doc
 
 
 def releases(client, settings, size: int = 50) -> list[dict]:
-    if not client.indices.exists(index=settings.models_index):
+    if not client.index_exists(settings.models_index):
         return []
-    result = client.search(index=settings.models_index, body={
-        "size": size, "sort": [{"@timestamp": {"order": "desc"}}]})
+    result = client.search({"size": size, "sort": [{"@timestamp": {"order": "desc"}}]},
+                           settings.models_index)
     return [hit["_source"] for hit in result["hits"]["hits"]]
 
 

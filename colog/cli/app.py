@@ -6,9 +6,10 @@ from colog.cli.errors import FailWell
 
 app = typer.Typer(
     name="colog",
-    help="CoLog for OpenSearch: multimodal log anomaly detection.",
+    help="CoLog for OpenSearch and Elasticsearch: multimodal log anomaly detection.",
     epilog="Exit codes: 0 done, 1 failed, 2 bad input, 3 no labelled documents, 4 release "
-    "refused, 10 OpenSearch, 11 Redis, 12 Triton did not answer (docs/operations.md).",
+    "refused, 10 OpenSearch or Elasticsearch, 11 Redis, 12 Triton did not answer "
+    "(docs/operations.md).",
     cls=FailWell,  # a server that does not answer: one line and its exit code (errors.py)
     no_args_is_help=True,
     pretty_exceptions_enable=False,

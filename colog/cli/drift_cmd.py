@@ -27,7 +27,7 @@ def drift(
     """Template-frequency, new-template, unseen-template and score drift per index and stream."""
     import redis
 
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from colog.settings import get_settings
     from drift.check import run_check
     from drift.store import clear_flag as clear
@@ -37,7 +37,7 @@ def drift(
     if clear_flag:
         out.print("retrain flag cleared" if clear(redis_client) else "no retrain flag was set")
         return
-    report = run_check(make_client(settings), settings, redis_client, record=record)
+    report = run_check(connect(settings), settings, redis_client, record=record)
     if as_json:
         out.print_json(json.dumps({"check_id": report.check_id, "flag": report.flag,
                                    "measures": [m.__dict__ | {"drifted": m.drifted}

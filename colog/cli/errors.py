@@ -7,7 +7,6 @@ Any other exception is a bug: it keeps its traceback (what a bug report needs) a
 
 from __future__ import annotations
 
-import re
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 import click
 import typer
 from typer.core import TyperGroup
+
+from colog.redaction import redact, url_passwords  # noqa: F401 - redact is re-exported
 
 EXIT_OPENSEARCH = 10
 EXIT_REDIS = 11
@@ -37,22 +38,6 @@ class Failure:
 
 # --- secrets --------------------------------------------------------------------------------
 
-# scheme://userinfo@host: the userinfo runs to the last "@" before the path, so a password
-# with an unescaped "@" in it is masked whole.
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@", re.I)
-_SECRET_QUERY = re.compile(r"(?P<key>[?&](?:password|passwd|pass|pwd|secret|token)=)[^&\s]*",
-                           re.I)
-
-
-def redact(text: str) -> str:
-    """`text` with every password in a URL replaced by ***; a user name alone stays."""
-    def mask(match: re.Match) -> str:
-        user, colon, _ = match["userinfo"].partition(":")
-        return f"{match['scheme']}{user}:***@" if colon else f"{match['scheme']}***@"
-
-    return _SECRET_QUERY.sub(r"\g<key>***", _USERINFO.sub(mask, text))
-
-
 def _scrub(line: str, settings) -> str:
     """Belt and braces: no configured secret appears even outside a URL (an error message that
     quotes a URL in its own syntax). Strings under 4 characters would match ordinary words;
@@ -65,8 +50,7 @@ def _scrub(line: str, settings) -> str:
         except OSError:  # an unreadable password file: nothing to scrub
             pass
         for url in (settings.opensearch_url, settings.redis_url):
-            for match in _USERINFO.finditer(url):
-                secrets.append(match["userinfo"].partition(":")[2])
+            secrets.extend(url_passwords(url))
     for secret in secrets:
         if len(secret) >= 4:
             line = line.replace(secret, "***")
@@ -133,6 +117,43 @@ def _opensearch(exc: BaseException, settings) -> Failure | None:
                    "see the OpenSearch log; --debug shows where the request came from")
 
 
+def _engine(exc: BaseException, settings) -> Failure | None:
+    """A colog.engine error (either engine); the raw opensearch-py ones are `_opensearch`'s."""
+    from colog.engine import errors as eng
+
+    if not isinstance(exc, eng.EngineError):
+        return None
+    url = settings.opensearch_url if settings else "the configured URL"
+    product = {"opensearch": "OpenSearch", "elasticsearch": "Elasticsearch"}.get(
+        exc.engine, settings.engine_product if settings else "the search engine")
+
+    def failure(what: str, hint: str) -> Failure:
+        return Failure(product, url, what, hint, EXIT_OPENSEARCH)
+
+    if isinstance(exc, eng.TLSFailed):
+        return failure("failed the TLS handshake" + _os_reason(exc),
+                       "check https:// against http:// in COLOG_OPENSEARCH_URL, and "
+                       "COLOG_OPENSEARCH_CA_CERTS / COLOG_OPENSEARCH_VERIFY_CERTS")
+    if isinstance(exc, eng.TimedOut):
+        timeout = f" within {settings.opensearch_timeout_s:g}s" if settings else ""
+        return failure(f"did not answer{timeout}",
+                       "check the cluster's health, or raise COLOG_OPENSEARCH_TIMEOUT_S")
+    if isinstance(exc, eng.Unreachable):
+        return failure("is unreachable" + _os_reason(exc),
+                       f"{START_HINT}, or set COLOG_OPENSEARCH_URL to a running cluster")
+    if isinstance(exc, eng.AuthenticationFailed):
+        return failure("rejected the credentials (401)",
+                       "check COLOG_OPENSEARCH_USER and COLOG_OPENSEARCH_PASSWORD "
+                       "(or COLOG_OPENSEARCH_PASSWORD_FILE)")
+    if isinstance(exc, eng.Forbidden) and exc.error_type != "cluster_block_exception":
+        return failure(f"refused the request (403: {_one_line(exc.error_type)})",
+                       "give COLOG_OPENSEARCH_USER the permissions this command needs")
+    said = ": ".join(_one_line(part) for part in (exc.error_type, exc.reason) if part)
+    status = exc.status_code if exc.status_code is not None else "an error"
+    return failure(f"answered {status}" + (f" ({said})" if said else ""),
+                   f"see the {product} log; --debug shows where the request came from")
+
+
 def _redis(exc: BaseException, settings) -> Failure | None:
     from redis import exceptions as redis_exc
 
@@ -182,7 +203,7 @@ def _triton(exc: BaseException, settings) -> Failure | None:
 def classify(exc: BaseException, settings=None) -> Failure | None:
     """The dependency failure behind `exc` (or what caused it), None when it is not one."""
     for link in _chain(exc):
-        for kind in (_opensearch, _redis, _triton):
+        for kind in (_engine, _opensearch, _redis, _triton):
             failure = kind(link, settings)
             if failure is not None:
                 return failure

@@ -33,9 +33,9 @@ def _settings():
 
 
 def _client(settings):
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
 
-    return make_client(settings)
+    return connect(settings)
 
 
 def _now() -> str:
@@ -47,9 +47,8 @@ def _now() -> str:
 
 def _find_id(client, index: str, doc_id: str) -> str:
     """The one index that holds `doc_id` (ids are unique per index, not per pattern)."""
-    result = client.search(index=index, body={"size": 2, "query": {"ids": {"values": [doc_id]}},
-                                              "_source": False},
-                           params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+    result = client.search({"size": 2, "query": {"ids": {"values": [doc_id]}}, "_source": False},
+                           index, lenient=True)
     hits = result["hits"]["hits"]
     if not hits:
         raise _fail(f"no document with id {doc_id!r} in {index!r}")
@@ -66,20 +65,18 @@ def _query(lucene: str) -> dict:
 
 
 def _count(client, index: str, query: dict) -> int:
-    from opensearchpy.exceptions import RequestError
+    from colog.engine.errors import BadRequest
 
     try:
-        result = client.count(index=index, body={"query": query},
-                              params={"ignore_unavailable": "true", "allow_no_indices": "true"})
-    except RequestError as exc:
-        raise _fail(f"OpenSearch rejected the query: {exc.info if exc.info else exc}") from exc
-    return int(result["count"])
+        return client.count(index, query, lenient=True)
+    except BadRequest as exc:
+        raise _fail(f"{client.product} rejected the query: {exc}") from exc
 
 
 def _matching(client, index: str, query: dict):
     """(index, id) of every matching document, through a point-in-time scan."""
     from trainer.export import scan
-    from enricher.reader import point_in_time
+    from colog.reader import point_in_time
 
     with point_in_time(client, index) as pit_id:
         for hit in scan(client, pit_id, query, 500):
@@ -88,14 +85,11 @@ def _matching(client, index: str, query: dict):
 
 def _bulk_update(client, targets, doc: dict) -> tuple[int, list[str]]:
     """Partial update `doc` on every (index, id); returns (updated, errors)."""
-    from opensearchpy.helpers import streaming_bulk
-
     actions = ({"_op_type": "update", "_index": index, "_id": doc_id, "doc": doc,
                 "retry_on_conflict": 5} for index, doc_id in targets)
     done, errors = 0, []
-    for ok, item in streaming_bulk(client, actions, chunk_size=500, max_retries=5,
-                                   initial_backoff=1, raise_on_error=False,
-                                   raise_on_exception=False):
+    for ok, item in client.stream_bulk(actions, chunk_size=500, max_retries=5,
+                                       initial_backoff=1, raise_on_error=False):
         result = item.get("update", {})
         if ok:
             done += 1
@@ -153,19 +147,17 @@ def label_command(
             raise _fail("--id is empty")
         target = index if ("*" not in index and "," not in index) else _find_id(client, index,
                                                                                 doc_id)
-        from opensearchpy.exceptions import NotFoundError
+        from colog.engine.errors import NotFound
 
         try:
-            client.update(index=target, id=doc_id, body={"doc": doc},
-                          params={"retry_on_conflict": 5, "refresh": "true"})
-        except NotFoundError as exc:
+            client.update(target, doc_id, doc, refresh=True, retry_on_conflict=5)
+        except NotFound as exc:
             raise _fail(f"no document with id {doc_id!r} in {target!r}") from exc
         err.print(f"labelled {doc_id} in {target} as {value}")
         return
     targets = _select(client, index, query or "", yes, f"label as {value}")
     done, errors = _bulk_update(client, targets, doc)
-    client.indices.refresh(index=index, params={"ignore_unavailable": "true",
-                                                "allow_no_indices": "true"})
+    client.refresh(index)
     err.print(f"labelled {done} document(s) as {value}")
     if errors:
         raise _fail(f"{len(errors)} update(s) failed:\n  " + "\n  ".join(errors[:20]), 1)
@@ -183,8 +175,7 @@ def reenrich_command(
     index = index or settings.index_pattern
     targets = _select(client, index, query, yes, "re-enrich")
     done, errors = _bulk_update(client, targets, {"colog": {"status": "pending"}})
-    client.indices.refresh(index=index, params={"ignore_unavailable": "true",
-                                                "allow_no_indices": "true"})
+    client.refresh(index)
     err.print(f"{done} document(s) marked pending; the next enrichment pass re-scores them")
     if errors:
         raise _fail(f"{len(errors)} update(s) failed:\n  " + "\n  ".join(errors[:20]), 1)

@@ -46,7 +46,8 @@ def train_command(
                                "refitted network is not validated; off by default)"),
     max_tokens: int = typer.Option(60, "--max-tokens", min=1),
     from_opensearch: bool = typer.Option(
-        False, "--from-opensearch", help="train on analyst-labelled documents in OpenSearch, "
+        False, "--from-opensearch", "--from-engine",
+        help="train on analyst-labelled documents in the search engine, "
         "gate against the live model on the holdout, publish if at least as good"),
     since: str | None = typer.Option(None, "--since", help="with --from-opensearch: only "
                                      "events at or after this ISO-8601 time"),

@@ -15,10 +15,10 @@ out = Console()
 
 
 def _client():
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from colog.settings import get_settings
 
-    return make_client(get_settings())
+    return connect(get_settings())
 
 
 def _ping_redis(settings) -> None:
@@ -66,10 +66,14 @@ def setup(
             raise typer.Exit(1) from error
         for line in result.lines():
             out.print(f"dashboards  {line}")
+    if monitors and client.kind != "opensearch":
+        err.print(f"[red]monitors: the bundled monitors are OpenSearch Alerting monitors; "
+                  f"{client.product} has none of its own here (nothing installed)[/red]")
+        raise typer.Exit(1)
     if monitors:
         from colog.monitors import install_monitors
 
-        for line in install_monitors(client, settings).lines():
+        for line in install_monitors(client.native, settings).lines():
             out.print(f"  monitors  {line}")
     if not report.ok:
         raise typer.Exit(1)
@@ -86,7 +90,7 @@ def ingest(
     format_spec: Optional[str] = typer.Option(None, help="custom header spec for raw logs"),
     year: Optional[int] = typer.Option(None, help="year for timestamps that omit it"),
 ) -> None:
-    """Bulk-load a log file into OpenSearch, with a progress bar and a summary."""
+    """Bulk-load a log file into the search engine, with a progress bar and a summary."""
     from tqdm import tqdm
 
     from enricher.ingest import ingest_file

@@ -85,7 +85,7 @@ def report_cmd(version: Optional[str] = typer.Option(None, help="shadow version 
                                                      "the one in shadow, or the last one)"),
                top: int = typer.Option(10, help="rows per flip table")):
     """Agreement, verdicts that would flip (by template and stream), both models on labels."""
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from shadow.deployment import read_state
     from shadow.report import shadow_report
 
@@ -94,7 +94,7 @@ def report_cmd(version: Optional[str] = typer.Option(None, help="shadow version 
     version = version or (None if last is None else str(last))
     if version is None:
         raise _fail("no candidate has been in shadow: start one with `colog shadow start`")
-    report = shadow_report(make_client(settings), settings, version)
+    report = shadow_report(connect(settings), settings, version)
     if not report.scored:
         out.print(f"shadow version {version} has scored no document in "
                   f"{settings.index_pattern!r} yet")
@@ -124,13 +124,13 @@ def report_cmd(version: Optional[str] = typer.Option(None, help="shadow version 
 def promote_cmd(force: bool = typer.Option(False, help="publish even if the gate refuses "
                                            "(recorded)")):
     """Publish the candidate in shadow through the release gate, then stop the shadow."""
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from shadow.deployment import ShadowError, promote
     from trainer.release import ReleaseError
 
     settings = _settings()
     try:
-        outcome = promote(make_client(settings), settings, out, force=force)
+        outcome = promote(connect(settings), settings, out, force=force)
     except (ShadowError, ReleaseError) as exc:
         raise _fail(str(exc)) from exc
     if not outcome.published:

@@ -14,16 +14,17 @@ from colog.settings import get_settings
 from colog.stack import manager
 from colog.stack.process import StackError
 
-stack_app = typer.Typer(help="Run the local stack (OpenSearch, Redis, Triton) on this machine.",
+stack_app = typer.Typer(help="Run the local stack (OpenSearch or Elasticsearch, Redis, Triton) here.",
                         no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 
-ONLY_HELP = "comma-separated subset: opensearch,redis,triton"
+ONLY_HELP = ("comma-separated subset: engine (the one COLOG_ENGINE names), opensearch, "
+             "elasticsearch, redis, triton")
 
 
 def _components(only: Optional[str]) -> tuple[str, ...]:
     try:
-        return manager.parse_components(only)
+        return manager.parse_components(only, get_settings().engine)
     except StackError as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from exc
 

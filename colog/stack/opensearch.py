@@ -1,9 +1,12 @@
-"""Local OpenSearch: the minimal distribution from Maven Central, run on the machine's Java 17.
+"""Local OpenSearch: the minimal distribution from Maven Central (2.19.x or 3.x).
 
-The integ-test-zip ships core plus the transport module only. ``fetch`` also assembles the core
-modules the project uses that Maven Central publishes as plain jars (lang-painless, ingest-common,
-reindex): each gets its jar, its runtime dependencies (minus what core already ships) and a
-plugin descriptor, exactly as the full distribution lays them out. The Alerting plugin is not on
+The 2.19 integ-test-zip ships core plus the transport module only. ``fetch`` also assembles the
+core modules the project uses that Maven Central publishes as plain jars (lang-painless,
+ingest-common, reindex): each gets its jar, its runtime dependencies (minus what core already
+ships) and a plugin descriptor, exactly as the full distribution lays them out. The 3.x zip
+bundles those three already; a module the zip brings is kept as it is. 2.x runs on Java 17-23,
+3.x on Java 21+ (``colog.stack.java`` picks one). Data lives per version
+(``stack/opensearch/data/<version>``): a 3.x index cannot be opened by 2.19. The Alerting plugin is not on
 Maven Central; :func:`capabilities` tells callers at run time what the server can do.
 
 ``python -m colog.stack.opensearch fetch|start|stop|status`` runs one step (install.sh uses it).
@@ -14,23 +17,20 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import re
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from colog.stack import process
+from colog.stack import engine_http, process
+from colog.stack.certs import Security
 from colog.stack.process import StackError
 
 NAME = "opensearch"
@@ -97,13 +97,12 @@ def home(settings: Any) -> Path:
     return dist_root(settings) / f"opensearch-{settings.opensearch_version}"
 
 
-def http_address(settings: Any) -> tuple[str, int, str]:
-    """(host, port, base URL) of the first configured node; the local stack runs one node."""
-    url = settings.opensearch_hosts[0]
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or 9200
-    return host, port, f"{parts.scheme or 'http'}://{host}:{port}"
+def data_dir(settings: Any, state: Path) -> Path:
+    """Per version: an index written by a newer major cannot be read by an older one."""
+    return state / "data" / settings.opensearch_version
+
+
+http_address = engine_http.http_address
 
 
 # --- fetch ----------------------------------------------------------------------------------
@@ -119,17 +118,18 @@ def _require_mvn() -> str:
     return mvn
 
 
-def _mvn(args: list[str], what: str, cwd: Path | None = None) -> None:
+def _mvn(args: list[str], what: str, cwd: Path | None = None, component: str = NAME,
+         version_setting: str = "COLOG_OPENSEARCH_VERSION") -> None:
     cmd = [_require_mvn(), "-q", "-B", *args]
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         lines = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
         detail = "\n".join(lines[-8:])
         raise StackError(
-            f"opensearch: could not download {what} from Maven Central.\n{detail}\n"
+            f"{component}: could not download {what} from Maven Central.\n{detail}\n"
             "Check the network or proxy (Maven reads ~/.m2/settings.xml), and that "
-            "COLOG_OPENSEARCH_VERSION names a published version; then run "
-            "`.venv/bin/python -m colog.stack.opensearch fetch` again."
+            f"{version_setting} names a published version; then run "
+            f"`.venv/bin/python -m colog.stack.{component} fetch` again."
         )
 
 
@@ -166,7 +166,12 @@ def fetch(settings: Any) -> dict[str, Any]:
             if not (inner / "bin" / "opensearch").exists():
                 raise StackError(f"opensearch: {archive.name} does not hold {target.name}/bin/opensearch")
             failed: list[str] = []
+            bundled: list[str] = []
             for module in MODULES:
+                if (inner / "modules" / module.name).is_dir():
+                    report["modules"].append(module.name)  # the 3.x zip ships it
+                    bundled.append(module.name)
+                    continue
                 try:
                     _install_module(inner, module, settings.opensearch_version, tmp_path)
                     report["modules"].append(module.name)
@@ -175,7 +180,7 @@ def fetch(settings: Any) -> dict[str, Any]:
                     shutil.rmtree(inner / "modules" / module.name, ignore_errors=True)
                     failed.append(module.name)
                     print(f"warning: {exc}", file=sys.stderr)
-            marker = {"modules": report["modules"], "failed": failed}
+            marker = {"modules": report["modules"], "failed": failed, "bundled": bundled}
             (inner / COMPLETE_MARKER).write_text(json.dumps(marker))
             if not (target / COMPLETE_MARKER).exists():  # else a parallel fetch finished first
                 if target.exists():  # a half-finished earlier attempt
@@ -185,6 +190,7 @@ def fetch(settings: Any) -> dict[str, Any]:
         report["seconds"] = round(time.monotonic() - t0, 1)
     marker = json.loads((target / COMPLETE_MARKER).read_text())
     report["modules"] = marker.get("modules", [])
+    report["bundled"] = marker.get("bundled", [])
     report["missing"] = [*marker.get("failed", []), *MISSING_FROM_MAVEN]
     return report
 
@@ -232,42 +238,11 @@ def _install_module(os_home: Path, module: Module, version: str, work: Path) -> 
 # --- java -----------------------------------------------------------------------------------
 
 
-def java_home() -> Path:
-    """The Java OpenSearch will run on (>= 17), or a StackError saying what to install."""
-    for var in ("OPENSEARCH_JAVA_HOME", "JAVA_HOME"):
-        value = os.environ.get(var)
-        if value:
-            candidate = Path(value)
-            if not (candidate / "bin" / "java").exists():
-                raise StackError(
-                    f"opensearch: {var}={value} has no bin/java. Point it at a Java 17 install "
-                    "or unset it (Debian: `apt-get install openjdk-17-jre-headless`)."
-                )
-            break
-    else:
-        found = shutil.which("java")
-        if found is None:
-            raise StackError(
-                "opensearch: no Java found. Install Java 17 (Debian: `apt-get install "
-                "openjdk-17-jre-headless`) or set JAVA_HOME."
-            )
-        candidate = Path(os.path.realpath(found)).parent.parent
-    major = _java_major(candidate / "bin" / "java")
-    if major < 17:
-        raise StackError(
-            f"opensearch: {candidate} is Java {major}; the local stack needs Java 17 or newer "
-            "(Debian: `apt-get install openjdk-17-jre-headless`, then set JAVA_HOME)."
-        )
-    return candidate
+def java_home(version: str) -> Path:
+    """The Java that OpenSearch ``version`` runs on, or a StackError saying what to install."""
+    from colog.stack.java import find_java
 
-
-def _java_major(java: Path) -> int:
-    result = subprocess.run([str(java), "-version"], capture_output=True, text=True, check=False)
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
-    if not match:
-        raise StackError(f"opensearch: cannot tell the version of {java}: {result.stderr.strip()}")
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major  # "1.8" means Java 8
+    return find_java("opensearch", version, "OPENSEARCH_JAVA_HOME")
 
 
 # --- run as whom ------------------------------------------------------------------------------
@@ -311,32 +286,87 @@ def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
             os.chown(os.path.join(dirpath, name), user.pw_uid, user.pw_gid)
 
 
+# --- security (TLS and basic auth, for the security tests and secured local stacks) -------------
+
+SECURITY_ARTIFACT = "org.opensearch.plugin:opensearch-security:{version}.0:zip"
+
+
+def secure_home(settings: Any, java: Path) -> Path:
+    """A copy of the distribution with the security plugin (from Maven Central) installed.
+
+    A copy, because a node with the plugin refuses to start without its TLS settings: the
+    plain distribution stays as it is for the unsecured stack."""
+    target = dist_root(settings) / f"opensearch-{settings.opensearch_version}-security"
+    if (target / COMPLETE_MARKER).exists():
+        return target
+    with tempfile.TemporaryDirectory(dir=dist_root(settings), prefix=".secure-") as tmp:
+        tmp_path = Path(tmp)
+        artifact = SECURITY_ARTIFACT.format(version=settings.opensearch_version)
+        _mvn(["dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={tmp_path}"],
+             f"the security plugin {artifact}")
+        plugin = next(tmp_path.glob("*.zip"))
+        inner = tmp_path / target.name
+        shutil.copytree(home(settings), inner, symlinks=True)
+        result = subprocess.run(
+            [str(inner / "bin" / "opensearch-plugin"), "install", "--batch", plugin.as_uri()],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "OPENSEARCH_JAVA_HOME": str(java),
+                 "OPENSEARCH_PATH_CONF": str(inner / "config")})
+        if result.returncode != 0:
+            raise StackError(f"opensearch: installing {plugin.name} failed:\n"
+                             + "\n".join((result.stdout + result.stderr).splitlines()[-8:]))
+        if target.exists():
+            shutil.rmtree(target)
+        inner.rename(target)
+    return target
+
+
+def _security_settings(security: Security, conf: Path) -> str:
+    """opensearch.yml lines for the security plugin, and its user database (a bcrypt hash)."""
+    import bcrypt
+
+    tls = security.tls
+    for source in (tls.node_cert, tls.node_key, tls.ca):
+        shutil.copy2(source, conf / source.name)
+    digest = bcrypt.hashpw(security.password.encode(), bcrypt.gensalt(12)).decode()
+    (conf / "opensearch-security" / "internal_users.yml").write_text(
+        '_meta:\n  type: "internalusers"\n  config_version: 2\n'
+        f"{security.user}:\n  hash: \"{digest}\"\n  reserved: true\n"
+        '  backend_roles: ["admin"]\n  description: "colog local administrator"\n')
+    paths = {"pemcert_filepath": tls.node_cert.name, "pemkey_filepath": tls.node_key.name,
+             "pemtrustedcas_filepath": tls.ca.name}
+    lines = [f"plugins.security.ssl.{layer}.{key}: {value}"
+             for layer in ("transport", "http") for key, value in paths.items()]
+    lines += [
+        "plugins.security.ssl.transport.enforce_hostname_verification: false",
+        "plugins.security.ssl.http.enabled: true",
+        # The security index is created from config/opensearch-security/*.yml at first start.
+        "plugins.security.allow_default_init_securityindex: true",
+        f"plugins.security.authcz.admin_dn: ['{tls.admin_dn}']",
+        f"plugins.security.nodes_dn: ['{tls.node_dn}']",
+        "plugins.security.audit.type: noop",
+        "plugins.security.restapi.roles_enabled: ['all_access']",
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
 # --- start / stop / status ------------------------------------------------------------------
 
 
-def _get_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 — local URL
-        return json.loads(response.read().decode())
-
-
 def answers(settings: Any, timeout: float = 2.0) -> bool:
-    """True when an OpenSearch at the configured URL reports health yellow or green."""
-    _, _, base = http_address(settings)
-    try:
-        health = _get_json(f"{base}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout)
-    except (OSError, ValueError, urllib.error.URLError):
-        return False
-    return health.get("status") in ("yellow", "green")
+    """True when the OpenSearch at the configured URL reports health yellow or green."""
+    return engine_http.healthy(settings, timeout)
 
 
 def _write_config(settings: Any, state: Path, port: int, host: str,
-                  node_settings: Mapping[str, str] | None = None) -> Path:
+                  node_settings: Mapping[str, str] | None = None, dist: Path | None = None,
+                  security: Security | None = None) -> Path:
     """Our own config dir under the state dir: the distribution stays read-only and shared.
     ``node_settings`` adds static node settings (e.g. a tiny write queue for the fault suite)."""
     conf = state / "config"
     if conf.exists():
         shutil.rmtree(conf)
-    shutil.copytree(home(settings) / "config", conf)
+    shutil.copytree((dist or home(settings)) / "config", conf)
     (conf / "opensearch.yml").write_text(
         "# written by colog.stack.opensearch at each start\n"
         "cluster.name: colog-local\n"
@@ -345,11 +375,12 @@ def _write_config(settings: Any, state: Path, port: int, host: str,
         f"http.port: {port}\n"
         # transport binds the first free port of its default range; nobody connects to it.
         "discovery.type: single-node\n"
-        f"path.data: {state / 'data'}\n"
+        f"path.data: {data_dir(settings, state)}\n"
         f"path.logs: {state / 'logs'}\n"
         # CI disks are often >90% full; watermarks would block writes, not protect anything.
         "cluster.routing.allocation.disk.threshold_enabled: false\n"
         "action.auto_create_index: true\n"
+        + (_security_settings(security, conf) if security is not None else "")
         + "".join(f"{key}: {value}\n" for key, value in (node_settings or {}).items())
     )
     # The launcher runs from OPENSEARCH_HOME, so jvm.options' relative gc-log / heap-dump
@@ -358,13 +389,14 @@ def _write_config(settings: Any, state: Path, port: int, host: str,
     jvm.write_text(
         jvm.read_text()
         .replace("file=logs/gc.log", f"file={state / 'logs' / 'gc.log'}")
-        .replace("HeapDumpPath=data", f"HeapDumpPath={state / 'data'}")
+        .replace("HeapDumpPath=data", f"HeapDumpPath={data_dir(settings, state)}")
         .replace("ErrorFile=logs/", f"ErrorFile={state / 'logs'}/")
     )
     return conf
 
 
-def start(settings: Any, *, node_settings: Mapping[str, str] | None = None) -> None:
+def start(settings: Any, *, node_settings: Mapping[str, str] | None = None,
+          security: Security | None = None) -> None:
     """Start one node (idempotent) and wait for health yellow; StackError says what to do.
 
     Another node can run beside the local stack's from the same distribution: give it its own
@@ -379,15 +411,17 @@ def start(settings: Any, *, node_settings: Mapping[str, str] | None = None) -> N
         process.wait_until(lambda: answers(settings), START_TIMEOUT_S, "opensearch", log, pid)
         return
     process.ensure_port_free(host, port, "opensearch", "COLOG_OPENSEARCH_URL")
-    java = java_home()
+    java = java_home(settings.opensearch_version)
     if not (home(settings) / COMPLETE_MARKER).exists():
         fetch(settings)
+    dist = home(settings) if security is None else secure_home(settings, java)
     user = _run_user()
-    for sub in ("data", "logs", "tmp"):
+    for sub in ("logs", "tmp"):
         (state / sub).mkdir(parents=True, exist_ok=True)
-    conf = _write_config(settings, state, port, host, node_settings)
+    data_dir(settings, state).mkdir(parents=True, exist_ok=True)
+    conf = _write_config(settings, state, port, host, node_settings, dist, security)
     if user is not None:
-        _check_reachable(home(settings), user)
+        _check_reachable(dist, user)
         _check_reachable(state, user)
         _chown_tree(state, user)
         log.touch()
@@ -402,7 +436,7 @@ def start(settings: Any, *, node_settings: Mapping[str, str] | None = None) -> N
         env["HOME"] = str(state)
         env["USER"] = user.pw_name
     pid = process.start_process(
-        NAME, [str(home(settings) / "bin" / "opensearch")], env, state, log, user=user
+        NAME, [str(dist / "bin" / "opensearch")], env, state, log, user=user
     )
     process.wait_until(lambda: answers(settings), START_TIMEOUT_S, "opensearch", log, pid)
 
@@ -421,15 +455,13 @@ def status(settings: Any) -> dict[str, Any]:
 
 
 def capabilities(client: Any) -> dict[str, bool]:
-    """Features the project uses, as the server reports them (modules, plugins, processors)."""
-    names: set[str] = set()
-    processors: set[str] | None = None
-    for node in client.nodes.info(metric="plugins,ingest")["nodes"].values():
-        names.update(m["name"] for m in node.get("modules", []))
-        names.update(p["name"] for p in node.get("plugins", []))
-        node_processors = {p["type"] for p in node.get("ingest", {}).get("processors", [])}
-        processors = node_processors if processors is None else processors & node_processors
-    processors = processors or set()
+    """Features the project uses, as the server reports them (modules, plugins, processors).
+    ``client``: a colog.engine SearchEngine or a raw client of either engine."""
+    from colog.engine import as_engine
+
+    engine = as_engine(client)
+    names = engine.node_modules()
+    processors = engine.ingest_processors()
     return {
         "ingest_pipeline_processors": {"set", "script"} <= processors,
         "painless": "lang-painless" in names,
@@ -478,7 +510,9 @@ def main(argv: list[str]) -> int:
             report = fetch(settings)
             state = "downloaded" if report["downloaded"] else "already present"
             print(f"   OpenSearch {settings.opensearch_version}: {state} at {report['home']}")
-            print(f"   modules installed from Maven Central: {', '.join(report['modules'])}")
+            fetched = [m for m in report["modules"] if m not in report["bundled"]]
+            print(f"   modules installed from Maven Central: {', '.join(fetched) or 'none'}"
+                  f"; in the distribution already: {', '.join(report['bundled']) or 'none'}")
             print(f"   not on Maven Central (detected at run time): {', '.join(report['missing'])}")
         elif argv[0] == "start":
             start(settings)

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian machine (Python 3.11, Java 17, Maven):
-# Debian packages, the Python environment, and the OpenSearch distribution from Maven Central.
+# Debian packages, the Python environment, and the engine distributions from Maven Central:
+# OpenSearch $OPENSEARCH_2 (the local stack's default, Java 17), and for the test matrix
+# OpenSearch $OPENSEARCH_3 and Elasticsearch $ELASTICSEARCH_9 (both need Java 21+).
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
+# The engine matrix of `make test` (the Makefile passes its own values).
+OPENSEARCH_2=${OPENSEARCH_2:-2.19.1}
+OPENSEARCH_3=${OPENSEARCH_3:-3.8.0}
+ELASTICSEARCH_9=${ELASTICSEARCH_9:-9.1.0}
 step() { printf '\n== %s\n' "$*"; }
 timed() { local t0=$SECONDS; "$@"; printf '   (%s: %ds)\n' "$1" $((SECONDS - t0)); }
 
@@ -46,13 +52,37 @@ python_env() {
   .venv/bin/uv pip install -q --python .venv/bin/python -e ".[dev]"
 }
 
-opensearch_dist() {
-  step "OpenSearch distribution (Maven Central)"
-  .venv/bin/python -m colog.stack.opensearch fetch
+# OpenSearch 3.x and Elasticsearch 9.x need Java 21+. colog.stack.java looks in the engine's
+# own variable, JAVA_HOME, /usr/lib/jvm and PATH; when none fits, the Debian package is tried
+# (it exists from Debian 13 on), else the exact thing to install is said and install fails.
+engine_java() {
+  step "Java for the engine matrix"
+  .venv/bin/python -m colog.stack.java opensearch "$OPENSEARCH_2"
+  if ! .venv/bin/python -m colog.stack.java opensearch "$OPENSEARCH_3" 2>/dev/null; then
+    if apt-cache show openjdk-21-jre-headless >/dev/null 2>&1; then
+      as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends openjdk-21-jre-headless >/dev/null
+    fi
+    .venv/bin/python -m colog.stack.java opensearch "$OPENSEARCH_3" || {
+      echo "install: OpenSearch $OPENSEARCH_3 and Elasticsearch $ELASTICSEARCH_9 need Java 21 or" \
+           "newer: install openjdk-21-jre-headless (Debian 13+) or a Temurin 21+ JDK under" \
+           "/usr/lib/jvm, or set JAVA_HOME to one, then run this again" >&2
+      exit 1
+    }
+  fi
+  .venv/bin/python -m colog.stack.java elasticsearch "$ELASTICSEARCH_9"
+}
+
+engine_dists() {
+  step "Engine distributions (Maven Central)"
+  COLOG_OPENSEARCH_VERSION=$OPENSEARCH_2 .venv/bin/python -m colog.stack.opensearch fetch
+  COLOG_OPENSEARCH_VERSION=$OPENSEARCH_3 .venv/bin/python -m colog.stack.opensearch fetch
+  COLOG_ELASTICSEARCH_VERSION=$ELASTICSEARCH_9 .venv/bin/python -m colog.stack.elasticsearch fetch
 }
 
 timed apt_packages
 timed python_env
-timed opensearch_dist
+timed engine_java
+timed engine_dists
 echo
 echo "install: done in ${SECONDS}s"

@@ -72,16 +72,16 @@ class Scenario:
 
     # -- OpenSearch -----------------------------------------------------------------------
     def client(self):
-        from colog.opensearch_client import make_client
+        from colog.engine import connect
 
-        return make_client(self.settings)
+        return connect(self.settings)
 
     def final_count(self) -> int | None:
         """Documents with a final status now; None while OpenSearch does not answer."""
         client = self.client()
         try:
-            client.indices.refresh(index=self.index)
-            return int(client.count(index=self.index, body={"query": final_query()})["count"])
+            client.refresh(self.index)
+            return client.count(self.index, final_query())
         except Exception:  # noqa: BLE001 - OpenSearch restarting, blocked, ...
             return None
         finally:
@@ -185,7 +185,7 @@ def prepare(stack, name: str) -> Scenario:
     """A fresh index with the suite's data, its own Drain state, an empty broker."""
     import redis
 
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from enricher.ingest import ingest_file
     from enricher.setup import run_setup
 
@@ -199,9 +199,9 @@ def prepare(stack, name: str) -> Scenario:
     redis_client.flushall()  # the suite's own Redis: no task or lease of an earlier scenario
     redis_client.close()
     data = rows()
-    client = make_client(settings)
+    client = connect(settings)
     try:
-        client.indices.delete(index=index, params={"ignore_unavailable": "true"})
+        client.delete_index(index)
         run_setup(client, settings)
         path = directory / "data.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in data), encoding="utf-8")
@@ -214,15 +214,15 @@ def prepare(stack, name: str) -> Scenario:
 
 def verdicts(settings: Settings, index: str) -> dict[tuple, dict]:
     """(stream, sequence) -> {"colog": ..., "version": _version} for every document."""
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
 
-    client = make_client(settings)
+    client = connect(settings)
     try:
-        client.indices.refresh(index=index)
-        hits = client.search(index=index, body={"size": 10000, "version": True,
-                                                "sort": [{"event.sequence": "asc"}]},
-                             params={"_source_includes": "colog,log.file.path,event.sequence"}
-                             )["hits"]["hits"]
+        client.refresh(index)
+        hits = client.search({"size": 10000, "version": True,
+                              "sort": [{"event.sequence": "asc"}],
+                              "_source": ["colog", "log.file.path", "event.sequence"]},
+                             index)["hits"]["hits"]
     finally:
         client.close()
     return {(h["_source"]["log"]["file"]["path"], h["_source"]["event"]["sequence"]):

@@ -76,7 +76,7 @@ def test_redis_restarted_with_worker_and_beat(fault_stack, reference, record):
 def test_sustained_429_from_a_full_write_queue(fault_stack, reference, record):
     """Concurrent bulk requests keep the private node's one-thread write pool and its queue of
     two full for FLOOD_S seconds, so the workers' writes are answered 429."""
-    from colog.opensearch_client import make_client
+    from colog.opensearch_client import make_client  # raw: node stats and a flood of bulks
 
     def rejected(client) -> int:
         stats = client.nodes.stats(metric="thread_pool")["nodes"]
@@ -118,11 +118,11 @@ def test_index_write_block_set_and_lifted(fault_stack, reference, record):
     def fault(scenario):
         client = scenario.client()
         block = {"index.blocks.write": True}
-        client.indices.put_settings(index=scenario.index, body=block)
+        client.put_index_settings(scenario.index, block)
         at_block = scenario.final_count()
         time.sleep(BLOCK_S)
         during = scenario.final_count()
-        client.indices.put_settings(index=scenario.index, body={"index.blocks.write": False})
+        client.put_index_settings(scenario.index, {"index.blocks.write": False})
         client.close()
         scenario.notes.append(f"{BLOCK_S:.0f} s; {during - at_block} documents final "
                               "while blocked")
@@ -203,22 +203,22 @@ def test_writer_keeps_a_blocked_document_pending(fault_stack):
     """What scenario "index-write-block" relies on, at the writer: a write refused by an index
     block is retried and, when the block outlasts the retries, left unwritten (the document stays
     pending for the next pass), never marked `failed`."""
-    from colog.opensearch_client import make_client
+    from colog.engine import connect
     from enricher.writer import Update, write_updates
 
     index = "faults-blocked-1"
-    client = make_client(fault_stack.settings)
-    client.indices.delete(index=index, params={"ignore_unavailable": "true"})
-    client.index(index=index, id="a", body={"message": "x", "colog": {"status": "pending"}},
-                 params={"refresh": "true"})
+    client = connect(fault_stack.settings)
+    client.delete_index(index)
+    client.index(index, id="a", document={"message": "x", "colog": {"status": "pending"}},
+                 refresh=True)
     doc = client.get(index=index, id="a")
-    client.indices.put_settings(index=index, body={"index.blocks.write": True})
+    client.put_index_settings(index, {"index.blocks.write": True})
     try:
         report = write_updates(client, [Update(index, "a", doc["_seq_no"], doc["_primary_term"],
                                                {"status": "enriched", "label": "normal"})],
                                max_attempts=3, backoff_s=0.1)
     finally:
-        client.indices.put_settings(index=index, body={"index.blocks.write": False})
+        client.put_index_settings(index, {"index.blocks.write": False})
     [(doc_id, reason)] = report.unwritten
     assert doc_id == "a" and report.retries == 2
     assert reason.startswith("gave up after 3 attempts") and "cluster_block_exception" in reason

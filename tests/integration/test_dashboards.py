@@ -87,14 +87,14 @@ def enriched_docs(enriched_at: str | None = None) -> list[dict]:
 
 
 def create_logs_index(client, index: str, hits: list[dict]) -> None:
-    client.indices.create(index=index, body={
+    client.create_index(index, {
         "settings": {"number_of_shards": 1, "number_of_replicas": 0},
         "mappings": {"properties": mapping_properties()}})
     lines = []
     for hit in hits:
         lines.append(json.dumps({"index": {"_index": index, "_id": hit["_id"]}}))
         lines.append(json.dumps(hit["_source"]))
-    answer = client.bulk(body="\n".join(lines) + "\n", refresh="true")
+    answer = client.bulk([json.loads(line) for line in lines], refresh=True)
     assert not answer["errors"], answer
 
 
@@ -108,7 +108,7 @@ def logs_index(opensearch):
     index = f"logs-colog-dash-{uuid.uuid4().hex[:8]}"
     create_logs_index(opensearch, index, enriched_docs())
     yield index
-    opensearch.indices.delete(index=index, ignore_unavailable=True)
+    opensearch.delete_index(index)
 
 
 @pytest.fixture(scope="module")
@@ -124,14 +124,14 @@ def incidents_index(opensearch):
         stream = [h for h in hits if h["_source"]["host"]["name"] == host
                   and h["_source"]["colog"]["status"] == "enriched"]
         update_incidents(opensearch, settings, stream_of(host), stream)
-    opensearch.indices.refresh(index=index)
+    opensearch.refresh(index)
     yield index
-    opensearch.indices.delete(index=index, ignore_unavailable=True)
+    opensearch.delete_index(index)
 
 
 def run(client, bundle, vis_id, index, **kwargs) -> list[dict]:
     request = so.visualization_request(so.by_id(bundle)[vis_id], bundle, **kwargs)
-    answer = client.search(index=index, body=request.body)
+    answer = client.search(request.body, index)
     return so.rows(request, answer)
 
 
@@ -263,7 +263,7 @@ def test_open_incidents_table(opensearch, bundle, incidents_index):
         (stream_of("host-c"), 2, 0, epoch_ms("12:30"), epoch_ms("12:35"), 0.8),
         (stream_of("host-b"), 3, 3, epoch_ms("12:00"), epoch_ms("12:10"), 0.9),
     ]
-    everything = opensearch.count(index=incidents_index)["count"]
+    everything = opensearch.count(incidents_index)
     assert everything == 5  # a: 1 closed; b: 2 closed + 1 open; c: 1 open
 
 
@@ -287,7 +287,7 @@ def drift_index(opensearch):
                          "drifted": js > .5})
     write_checks(opensearch, Settings(drift_index=index), docs)
     yield index
-    opensearch.indices.delete(index=index, ignore_unavailable=True)
+    opensearch.delete_index(index)
 
 
 def test_drift_per_stream_table(opensearch, bundle, drift_index):

@@ -16,7 +16,6 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from opensearchpy import helpers
 
 from colog.settings import Settings
 from drift.check import run_check
@@ -51,13 +50,19 @@ def drift_settings(opensearch, redis_server, stack_settings):
     redis_server.delete(FLAG_KEY)
     yield settings
     redis_server.delete(FLAG_KEY)
-    opensearch.indices.delete(index=f"logs-drifttest-{tag},colog-drift-test-{tag},"
-                              f"colog-models-drifttest-{tag}", params={"ignore_unavailable": "true"})
+    opensearch.delete_index(f"logs-drifttest-{tag},colog-drift-test-{tag},"
+                              f"colog-models-drifttest-{tag}")
+
+
+def bulk_load(engine, actions: list[dict]) -> None:
+    failed = [item for ok, item in engine.stream_bulk(actions) if not ok]
+    assert not failed, failed[:3]
+    engine.refresh(actions[0]["_index"])
 
 
 def _load(opensearch, settings: Settings, changed_templates: list[str], version: str = "3"):
     index = settings.index_pattern
-    opensearch.indices.create(index=index, body={"mappings": {"properties": {
+    opensearch.create_index(index, {"mappings": {"properties": {
         "@timestamp": {"type": "date"}, "colog": {"properties": {
             "status": {"type": "keyword"}, "stream": {"type": "keyword"},
             "template": {"properties": {"id": {"type": "keyword"}}}, "score": {"type": "float"},
@@ -70,7 +75,7 @@ def _load(opensearch, settings: Settings, changed_templates: list[str], version:
             + _docs(index, "changing", usual, reference_start, 19 * 3600, 400, 3, version)
             + _docs(index, "changing", changed_templates, recent_start, 50 * 60, 200, 4, version))
     docs[-1]["_source"]["@timestamp"] = NEWEST.isoformat().replace("+00:00", "Z")
-    helpers.bulk(opensearch, docs, refresh="true")
+    bulk_load(opensearch, docs)
 
 
 def test_changed_templates_raise_drift_and_the_flag_stable_ones_do_not(opensearch, redis_server,
@@ -92,7 +97,7 @@ def test_changed_templates_raise_drift_and_the_flag_stable_ones_do_not(opensearc
     flag = read_flag(redis_server)
     assert report.flag_raised and flag["check_id"] == report.check_id
     assert "changing" in flag["where"] and "stable" not in flag["where"]
-    opensearch.indices.refresh(index=drift_settings.drift_index)
+    opensearch.refresh(drift_settings.drift_index)
     stored = opensearch.search(index=drift_settings.drift_index, body={
         "size": 10, "query": {"term": {"check_id": report.check_id}}})["hits"]["hits"]
     assert sorted((h["_source"]["scope"], h["_source"]["stream"], h["_source"]["drifted"])
@@ -164,10 +169,10 @@ def test_each_stream_is_judged_on_its_own_timeline(opensearch, redis_server, dri
     _load(opensearch, drift_settings, ["t1", "t2", "t3", "t4"])
     year_before = NEWEST - timedelta(days=365)
     index = drift_settings.index_pattern
-    helpers.bulk(opensearch, _docs(index, "replayed", ["t1", "t2"], year_before - timedelta(
+    bulk_load(opensearch, _docs(index, "replayed", ["t1", "t2"], year_before - timedelta(
         hours=20), 19 * 3600, 300, 5) + _docs(index, "replayed", ["n7", "n8"],
-                                               year_before - timedelta(minutes=50), 50 * 60, 250,
-                                               6), refresh="true")
+                                              year_before - timedelta(minutes=50), 50 * 60, 250,
+                                              6))
     report = run_check(opensearch, drift_settings, redis_server, record=False)
     replayed = {m.stream: m for m in report.measures}["replayed"]
     assert (replayed.recent_events, replayed.reference_events) == (250, 300)
@@ -230,8 +235,7 @@ def test_drift_of_streams_enriched_by_the_real_pipeline(opensearch, redis_server
         assert moved_key in flagged and steady_key not in flagged
     finally:
         redis_server.delete(FLAG_KEY)
-        opensearch.indices.delete(index=f"logs-driftreal-{tag},colog-drift-real-{tag}",
-                                  params={"ignore_unavailable": "true"})
+        opensearch.delete_index(f"logs-driftreal-{tag},colog-drift-real-{tag}")
 
 
 def test_a_corrupt_flag_or_profile_is_reported_not_fatal(opensearch, redis_server,

@@ -32,14 +32,14 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def all_docs(client, index: str) -> list[dict]:
-    client.indices.refresh(index=index)
-    result = client.search(index=index, body={"size": 10000, "seq_no_primary_term": True,
-                                              "sort": [{"event.sequence": "asc"}]})
+    client.refresh(index)
+    result = client.search({"size": 10000, "seq_no_primary_term": True,
+                            "sort": [{"event.sequence": "asc"}]}, index)
     return result["hits"]["hits"]
 
 
 def load(env, client, tmp_path, index: str, rows: list[dict], **ingest_args):
-    client.indices.delete(index=index, params={"ignore_unavailable": "true"})
+    client.delete_index(index)
     run_setup(client, env.settings(index.rsplit("-", 1)[0] + "-*"))
     return ingest_file(client, write_jsonl(tmp_path / f"{index}.jsonl", rows), index,
                        **ingest_args)
@@ -81,12 +81,12 @@ def enriched_index(enrich_env, opensearch, tmp_path_factory):
                          "host": {"name": "bad"}},
     }
     for doc_id, source in bad.items():
-        opensearch.index(index=index, id=doc_id, body={**source, "event": {"sequence": 10 ** 6}})
+        opensearch.index(index, id=doc_id, document={**source, "event": {"sequence": 10 ** 6}})
     # Analysts labelled two documents before the worker reached them.
     first = all_docs(opensearch, index)[:2]
     for hit in first:
-        opensearch.update(index=index, id=hit["_id"], body={"doc": {"colog": {"feedback": {
-            "label": "anomaly", "by": "analyst-1", "at": "2026-11-02T00:00:00Z"}}}})
+        opensearch.update(index, hit["_id"], partial={"colog": {"feedback": {
+            "label": "anomaly", "by": "analyst-1", "at": "2026-11-02T00:00:00Z"}}})
     ctx = build_context(settings)
     summary = run_pass(ctx, flush=True, progress=False)
     return {"index": index, "settings": settings, "summary": summary, "bad": bad,
@@ -119,9 +119,9 @@ def test_bad_documents_are_skipped_or_failed_with_a_reason(enriched_index, opens
 
 def test_anomaly_query_returns_the_labelled_anomalies(enriched_index, opensearch, enrich_env):
     index = enriched_index["index"]
-    opensearch.indices.refresh(index=index)
-    found = opensearch.search(index=index, q="colog.label:anomaly", size=1000,
-                              _source_includes="message")["hits"]["hits"]
+    opensearch.refresh(index)
+    found = opensearch.search({"size": 1000, "query": {"term": {"colog.label": "anomaly"}},
+                               "_source": ["message"]}, index)["hits"]["hits"]
     found_messages = {h["_source"]["message"] for h in found}
     expected = {r["message"] for r in enrich_env.records if r["label"] == "anomaly"}
     assert expected, "the fixture must hold anomalies"
@@ -236,8 +236,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_clean_run(enrich_env, opensearc
     killed_at = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and worker.poll() is None:
-        done = opensearch.count(index="logs-kill-1",
-                                body={"query": {"exists": {"field": "colog.status"}}})["count"]
+        done = opensearch.count("logs-kill-1", query={"exists": {"field": "colog.status"}})
         if 0 < done < len(rows) // 2:
             worker.send_signal(signal.SIGKILL)
             killed_at = done
@@ -246,9 +245,8 @@ def test_sigkill_mid_batch_then_restart_equals_a_clean_run(enrich_env, opensearc
     worker.wait(30)
     assert killed_at is not None, f"the worker ended before it could be killed:\n" \
                                   f"{worker.stdout.read().decode()[-2000:]}"
-    opensearch.indices.refresh(index="logs-kill-1")
-    partial = opensearch.count(index="logs-kill-1",
-                               body={"query": {"exists": {"field": "colog.status"}}})["count"]
+    opensearch.refresh("logs-kill-1")
+    partial = opensearch.count("logs-kill-1", query={"exists": {"field": "colog.status"}})
     assert partial < len(rows), "the kill must leave work undone"
     rerun = subprocess.run([COLOG, "enrich", "--no-progress"], env=env, cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
@@ -285,9 +283,9 @@ def test_celery_worker_and_beat_enrich_everything(enrich_env, opensearch, tmp_pa
         deadline = time.monotonic() + 180
         pending = len(rows)
         while time.monotonic() < deadline:
-            opensearch.indices.refresh(index="logs-celery-1")
-            pending = opensearch.count(index="logs-celery-1", body={"query": {"bool": {
-                "must_not": {"terms": {"colog.status": list(FINAL_STATUSES)}}}}})["count"]
+            opensearch.refresh("logs-celery-1")
+            pending = opensearch.count("logs-celery-1", query={"bool": {
+                "must_not": {"terms": {"colog.status": list(FINAL_STATUSES)}}}})
             if pending == 0 or worker.poll() is not None:
                 break
             time.sleep(1)
@@ -314,14 +312,14 @@ def test_celery_worker_and_beat_enrich_everything(enrich_env, opensearch, tmp_pa
 def test_index_without_the_colog_template_is_enriched_too(enrich_env, opensearch):
     """Dynamic mapping makes host.name text (+ .keyword): streams still group and filter."""
     index = "plain-dynamic-1"
-    opensearch.indices.delete(index=index, params={"ignore_unavailable": "true"})
+    opensearch.delete_index(index)
     rows = enrich_env.records[:30]
     for i, r in enumerate(rows):
-        opensearch.index(index=index, id=str(i), body={
+        opensearch.index(index, id=str(i), document={
             "@timestamp": r["@timestamp"], "message": r["message"],
             "host": {"name": "web 1"}, "log": {"file": {"path": r["stream"]}},
             "event": {"sequence": i}})
-    mapping = opensearch.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    mapping = opensearch.get_mapping(index)[index]["mappings"]["properties"]
     assert mapping["host"]["properties"]["name"]["type"] == "text"
     summary = run_pass(build_context(enrich_env.settings(index)), flush=True, progress=False)
     assert summary.scored == len(rows) and summary.still_pending == 0

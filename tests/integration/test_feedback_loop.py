@@ -83,7 +83,7 @@ def loop(enrich_env, opensearch, tmp_path_factory):
         stack_triton.stop(settings)
         pytest.fail(f"the feedback tests' tritonserver did not start: {exc}")
     rows = quota_stream()
-    opensearch.indices.delete(index=INDEX, params={"ignore_unavailable": "true"})
+    opensearch.delete_index(INDEX)
     run_setup(opensearch, settings)
     path = root / "stream.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -93,7 +93,7 @@ def loop(enrich_env, opensearch, tmp_path_factory):
     yield {"settings": settings, "rows": rows, "env": env, "root": root, "repo": repo,
            "pid": process.running_pid(settings, stack_triton.NAME)}
     stack_triton.stop(settings)
-    opensearch.indices.delete(index=settings.models_index, params={"ignore_unavailable": "true"})
+    opensearch.delete_index(settings.models_index)
 
 
 def enrich(settings):
@@ -108,7 +108,7 @@ def enrich(settings):
 
 
 def docs(client) -> list[dict]:
-    client.indices.refresh(index=INDEX)
+    client.refresh(INDEX)
     return client.search(index=INDEX, body={"size": 1000, "sort": [{"event.sequence": "asc"}]}
                          )["hits"]["hits"]
 

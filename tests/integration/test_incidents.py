@@ -24,11 +24,11 @@ pytestmark = pytest.mark.integration
 def settings(opensearch):
     index = f"colog-incidents-test-{uuid.uuid4().hex[:8]}"
     yield Settings(incidents_index=index, incident_quiet_period_s=300.0)
-    opensearch.indices.delete(index=index, ignore_unavailable=True)
+    opensearch.delete_index(index)
 
 
 def stored(client, settings) -> list[dict]:
-    client.indices.refresh(index=settings.incidents_index)
+    client.refresh(settings.incidents_index)
     answer = client.search(index=settings.incidents_index,
                            body={"size": 100, "sort": [{"start": "asc"}]})
     return [hit["_source"] | {"_id": hit["_id"]} for hit in answer["hits"]["hits"]]
@@ -40,7 +40,7 @@ def events_of(host: str) -> list[dict]:
 
 def test_index_is_created_with_its_mapping(opensearch, settings):
     update_incidents(opensearch, settings, stream_of("host-c"), events_of("host-c"))
-    mapping = opensearch.indices.get_mapping(index=settings.incidents_index)
+    mapping = opensearch.get_mapping(settings.incidents_index)
     properties = mapping[settings.incidents_index]["mappings"]["properties"]
     assert properties["stream"] == {"type": "keyword"}
     assert properties["start"]["type"] == "date"
@@ -112,8 +112,8 @@ def test_bad_input_is_rejected_and_writes_nothing(opensearch, settings):
         update_incidents(opensearch, settings, stream_of("host-c"), events)
     with pytest.raises(IncidentInputError, match="stream must be"):
         update_incidents(opensearch, settings, "", events_of("host-c"))
-    opensearch.indices.refresh(index=settings.incidents_index)
-    assert opensearch.count(index=settings.incidents_index)["count"] == 0
+    opensearch.refresh(settings.incidents_index)
+    assert opensearch.count(settings.incidents_index) == 0
 
 
 def test_silent_streams_incidents_are_closed_by_wall_clock(opensearch, settings):

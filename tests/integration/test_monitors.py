@@ -49,10 +49,9 @@ def data(opensearch):
     for host in ("host-a", "host-b", "host-c"):
         stream = [h for h in hits if h["_source"]["host"]["name"] == host]
         update_incidents(opensearch, settings, stream_of(host), stream)
-    opensearch.indices.refresh(index=incidents)
+    opensearch.refresh(incidents)
     yield settings
-    opensearch.indices.delete(index=f"{logs},{incidents},{settings.drift_index}",
-                              ignore_unavailable=True)
+    opensearch.delete_index(f"{logs},{incidents},{settings.drift_index}")
 
 
 def test_definitions_load_and_render_from_settings():
@@ -105,13 +104,13 @@ def test_each_monitor_triggers_on_enriched_data(opensearch, data):
         "CoLog: new collective incident": True,  # 5 incidents created just now
         "CoLog: model drift detected": True,  # one drifted stream checked just now
     }
-    if mon.alerting_available(opensearch):
-        report = mon.install_monitors(opensearch, data)
+    if mon.alerting_available(opensearch.native):
+        report = mon.install_monitors(opensearch.native, data)
         assert report.available and len(report.created) + len(report.updated) == 4
         results = {}
         for monitor_id in report.ids.values():
-            results.update(mon.triggered(mon.execute_monitor(opensearch, monitor_id)))
-        again = mon.install_monitors(opensearch, data)  # idempotent: updates, no duplicates
+            results.update(mon.triggered(mon.execute_monitor(opensearch.native, monitor_id)))
+        again = mon.install_monitors(opensearch.native, data)  # idempotent: updates, no duplicates
         assert sorted(again.updated) == sorted(report.ids) and not again.created
         assert results == expected
         return
@@ -119,7 +118,7 @@ def test_each_monitor_triggers_on_enriched_data(opensearch, data):
                   "each monitor's own search ran with _search and its threshold was applied "
                   "the way its trigger script does.")
     print("NOTE: Alerting plugin absent - monitor queries ran directly with _search")
-    report = mon.install_monitors(opensearch, data)
+    report = mon.install_monitors(opensearch.native, data)
     assert not report.available and "not installed" in report.message
     results = {}
     for definition in mon.load_monitors():

@@ -39,8 +39,7 @@ def shadow_env(tmp_path_factory, opensearch, redis_server, stack_settings, enric
         "shadow_check_s": 0.0, "models_index": f"colog-models-shadowtest-{tag}"})
     with served(settings, enrich_env.model_dir) as repo:
         yield settings, repo, candidate, enrich_env.records, f"logs-shadowtest-{tag}"
-    opensearch.indices.delete(index=f"logs-shadowtest-{tag}-*,colog-models-shadowtest-{tag}",
-                              params={"ignore_unavailable": "true"})
+    opensearch.delete_index(f"logs-shadowtest-{tag}-*,colog-models-shadowtest-{tag}")
 
 
 def enrich(client, settings, tmp_path, index: str, rows: list[dict], scorer=None, **overrides):
@@ -90,9 +89,9 @@ def test_shadow_scores_beside_live_and_promotes_through_the_gate(shadow_env, ope
     # Analysts label a few documents: each side is judged on them.
     labelled = list(shadowed.values())[::7]
     for doc in labelled:
-        opensearch.update(index=doc["_index"], id=doc["_id"], params={"refresh": "true"},
-                          body={"doc": {"colog": {"feedback": {"label": "anomaly" if "error" in
-                                doc["_source"]["message"].lower() else "normal"}}}})
+        opensearch.update(doc["_index"], doc["_id"], {"colog": {"feedback": {
+            "label": "anomaly" if "error" in doc["_source"]["message"].lower() else "normal"}}},
+            refresh=True)
     opts = settings.model_copy(update={"index_pattern": shadowed_index})
     report = shadow_report(opensearch, opts, "1")
     assert report.scored == len(rows)

@@ -44,13 +44,13 @@ def listening_socket():
 def test_opensearch_index_search_round_trip(opensearch):
     index = f"colog-test-{uuid.uuid4().hex[:8]}"
     try:
-        opensearch.index(index=index, id="e1", body={"message": "disk full on sda1"},
+        opensearch.index(index, id="e1", document={"message": "disk full on sda1"},
                          refresh=True)
         hits = opensearch.search(index=index, body={"query": {"match": {"message": "disk"}}})
         assert [h["_id"] for h in hits["hits"]["hits"]] == ["e1"]
         assert hits["hits"]["hits"][0]["_source"]["message"] == "disk full on sda1"
     finally:
-        opensearch.indices.delete(index=index, ignore_unavailable=True)
+        opensearch.delete_index(index)
 
 
 def test_capabilities_match_what_the_server_does(opensearch, stack_started):
@@ -62,11 +62,11 @@ def test_capabilities_match_what_the_server_does(opensearch, stack_started):
         "docs": [{"_source": {}}],
     }
     if caps["ingest_pipeline_processors"] and caps["painless"]:
-        doc = opensearch.ingest.simulate(body=body)["docs"][0]["doc"]["_source"]
+        doc = opensearch.native.ingest.simulate(body=body)["docs"][0]["doc"]["_source"]
         assert doc == {"a": 1, "b": 2}
     else:
         with pytest.raises(Exception):
-            opensearch.ingest.simulate(body=body)
+            opensearch.native.ingest.simulate(body=body)
     if stack_started.get("opensearch"):
         # Our own node: fetch() installed these modules from Maven Central.
         assert caps["painless"] and caps["reindex"] and caps["ingest_pipeline_processors"]
@@ -81,17 +81,17 @@ def test_update_by_query_with_painless_when_available(opensearch):
     index = f"colog-test-{uuid.uuid4().hex[:8]}"
     caps = opensearch_stack.capabilities(opensearch)
     try:
-        opensearch.index(index=index, id="1", body={"n": 1}, refresh=True)
+        opensearch.index(index, id="1", document={"n": 1}, refresh=True)
         if caps["reindex"] and caps["painless"]:
-            opensearch.update_by_query(index=index, refresh=True,
+            opensearch.native.update_by_query(index=index, refresh=True,
                                        body={"script": {"source": "ctx._source.n += 1"}})
             assert opensearch.get(index=index, id="1")["_source"]["n"] == 2
         else:
             with pytest.raises(Exception):
-                opensearch.update_by_query(index=index,
+                opensearch.native.update_by_query(index=index,
                                            body={"script": {"source": "ctx._source.n += 1"}})
     finally:
-        opensearch.indices.delete(index=index, ignore_unavailable=True)
+        opensearch.delete_index(index)
 
 
 def test_opensearch_start_again_is_harmless(opensearch, stack_settings, stack_started):
@@ -106,7 +106,7 @@ def test_opensearch_start_again_is_harmless(opensearch, stack_settings, stack_st
     else:  # a `colog stack up` server from before the session
         opensearch_stack.start(stack_settings)
         assert process.running_pid(stack_settings, "opensearch") == before
-    assert opensearch.cluster.health()["status"] in ("yellow", "green")
+    assert opensearch.native.cluster.health()["status"] in ("yellow", "green")
 
 
 def test_opensearch_port_in_use_says_what_to_do(listening_socket, tmp_path):
@@ -118,13 +118,21 @@ def test_opensearch_port_in_use_says_what_to_do(listening_socket, tmp_path):
     assert f"pid {os.getpid()}" in str(info.value)  # names the holder
 
 
-def test_opensearch_missing_java_says_what_to_do(monkeypatch, tmp_path):
+def test_opensearch_missing_java_says_what_to_do(monkeypatch, tmp_path, capfd):
+    """A JAVA_HOME without Java is skipped (said on stderr); with no fitting Java anywhere, start
+    says which Java the version needs and what to install."""
+    from colog.stack import java
+
     monkeypatch.delenv("OPENSEARCH_JAVA_HOME", raising=False)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `java` on PATH either
+    monkeypatch.setattr(java, "JVM_DIR", tmp_path / "no-jvms")
     settings = Settings(opensearch_url=f"http://127.0.0.1:{process.free_port()}",
-                        cache_dir=tmp_path / "cache")
-    with pytest.raises(StackError, match=r"JAVA_HOME=.*no bin/java.*Java 17"):
+                        cache_dir=tmp_path / "cache", opensearch_version="2.19.1")
+    with pytest.raises(StackError, match=r"opensearch 2\.19\.1 needs Java 17 to 23; found: none"
+                                         r".*apt-get install openjdk-17-jre-headless"):
         opensearch_stack.start(settings)
+    assert "JAVA_HOME=" in capfd.readouterr().err
     assert process.running_pid(settings, "opensearch") is None
 
 
@@ -141,6 +149,9 @@ def test_fetch_is_idempotent_and_installs_modules(opensearch, stack_settings):
     again = opensearch_stack.fetch(stack_settings)
     assert again["downloaded"] is False
     assert set(again["modules"]) == {"lang-painless", "ingest-common", "reindex"}
+    # 3.x ships all three in its zip (kept as they are); 2.19 gets them from Maven jars.
+    bundled = set(again["modules"]) if stack_settings.opensearch_version >= "3" else set()
+    assert set(again["bundled"]) == bundled
     modules = opensearch_stack.home(stack_settings) / "modules"
     for name in again["modules"]:
         assert (modules / name / "plugin-descriptor.properties").is_file()
@@ -222,7 +233,7 @@ def test_manager_up_status_down_for_one_component(tmp_path):
 
 
 def test_make_client_talks_to_the_configured_node(opensearch, stack_settings):
-    client = make_client(stack_settings)
+    client = make_client(stack_settings)  # the raw opensearch-py client (dashboards, alerting)
     try:
         assert client.info()["version"]["number"]
     finally:

@@ -57,7 +57,7 @@ def enrich_in_two_passes(settings, client, tmp_path, index: str, rows: list[dict
     small = settings.model_copy(update={
         "index_pattern": index, "read_batch_size": 3, "inference_batch_size": 2,
         "write_batch_size": 2, "context_timeout_s": 10 ** 9})
-    client.indices.delete(index=index, params={"ignore_unavailable": "true"})
+    client.delete_index(index)
     run_setup(client, small)
     path = tmp_path / f"{index}.jsonl"
     assert ingest_file(client, write_jsonl(path, rows[:cut]), index).indexed == cut

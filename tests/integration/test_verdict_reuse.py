@@ -52,14 +52,14 @@ def test_reuse_writes_the_verdicts_of_a_pass_without_it(enrich_env, opensearch, 
     without = verdicts_of(opensearch, index)
     assert plain.scored == len(rows)
 
-    reset_status(opensearch, index)
+    reset_status(opensearch.native, index)
     flush_caches(redis_server)
     cold_ctx, cold = enrich(enrich_env, "logs-reuse-1*", reuse=True)
     assert cold.scored == len(rows)
     assert cold_ctx.verdicts.counts.model < len(rows)  # repeats were not run again
     assert_same_verdicts(without, verdicts_of(opensearch, index))
 
-    reset_status(opensearch, index)
+    reset_status(opensearch.native, index)
     warm_ctx, _ = enrich(enrich_env, "logs-reuse-1*", reuse=True)  # the cache from the last pass
     assert warm_ctx.verdicts.counts.model == 0 and warm_ctx.verdicts.counts.cache > 0
     assert_same_verdicts(without, verdicts_of(opensearch, index))
@@ -86,7 +86,7 @@ def test_a_new_version_never_reads_the_old_versions_verdicts(enrich_env, opensea
     try:
         new_version = repository.place_version(repo, other)
         client.load_model()
-        reset_status(opensearch, index)
+        reset_status(opensearch.native, index)
         ctx, summary = enrich(enrich_env, "logs-reuse-2*", reuse=True)
         after = verdicts_of(opensearch, index)
         assert {v["version"] for v in after.values()} == {str(new_version)} != {old_version}

@@ -10,15 +10,15 @@ INDEX = "logs-writer-1"
 
 @pytest.fixture()
 def index(opensearch):
-    opensearch.indices.delete(index=INDEX, params={"ignore_unavailable": "true"})
-    opensearch.indices.create(index=INDEX)
+    opensearch.delete_index(INDEX)
+    opensearch.create_index(INDEX)
     yield INDEX
-    opensearch.indices.put_settings(index=INDEX, body={"index.blocks.write": False})
-    opensearch.indices.delete(index=INDEX, params={"ignore_unavailable": "true"})
+    opensearch.put_index_settings(INDEX, {"index.blocks.write": False})
+    opensearch.delete_index(INDEX)
 
 
 def _doc(client, doc_id, source):
-    client.index(index=INDEX, id=doc_id, body=source, refresh=True)
+    client.index(INDEX, id=doc_id, document=source, refresh=True)
     got = client.get(index=INDEX, id=doc_id)
     return got["_seq_no"], got["_primary_term"]
 
@@ -29,8 +29,8 @@ VERDICT = {"status": "enriched", "label": "normal", "score": 0.1}
 def test_conflict_with_analyst_feedback_is_retried_and_keeps_the_feedback(opensearch, index):
     seq, term = _doc(opensearch, "a", {"message": "m"})
     # An analyst labels the document after the worker read it: the worker's seq_no is stale.
-    opensearch.update(index=index, id="a", body={"doc": {"colog": {"feedback": {
-        "label": "anomaly", "by": "ana"}}}}, refresh=True)
+    opensearch.update(index, "a", partial={"colog": {"feedback": {
+        "label": "anomaly", "by": "ana"}}}, refresh=True)
     report = write_updates(opensearch, [Update(index, "a", seq, term, dict(VERDICT))])
     assert report.conflicts_resolved == 1 and report.written["enriched"] == 1
     colog = opensearch.get(index=index, id="a")["_source"]["colog"]
@@ -40,8 +40,8 @@ def test_conflict_with_analyst_feedback_is_retried_and_keeps_the_feedback(opense
 
 def test_conflict_with_a_finished_document_leaves_it_alone(opensearch, index):
     seq, term = _doc(opensearch, "b", {"message": "m"})
-    opensearch.update(index=index, id="b", body={"doc": {"colog": {
-        "status": "enriched", "label": "anomaly", "score": 0.9}}}, refresh=True)
+    opensearch.update(index, "b", partial={"colog": {
+        "status": "enriched", "label": "anomaly", "score": 0.9}}, refresh=True)
     report = write_updates(opensearch, [Update(index, "b", seq, term, dict(VERDICT))])
     assert report.already_final == 1 and not report.written
     assert opensearch.get(index=index, id="b")["_source"]["colog"]["label"] == "anomaly"
@@ -69,7 +69,7 @@ def test_identical_replay_is_a_noop(opensearch, index):
 
 def test_rejected_write_is_reported_never_dropped_silently(opensearch, index):
     seq, term = _doc(opensearch, "e", {"message": "m"})
-    opensearch.indices.put_settings(index=index, body={"index.blocks.write": True})
+    opensearch.put_index_settings(index, {"index.blocks.write": True})
     report = write_updates(opensearch, [Update(index, "e", seq, term, dict(VERDICT))],
                            max_attempts=2, backoff_s=0.01)
     assert [doc_id for doc_id, _ in report.unwritten] == ["e"]

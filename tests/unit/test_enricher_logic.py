@@ -3,7 +3,7 @@
 import pytest
 
 from colog.fields import STATUS_FAILED, STATUS_SKIPPED
-from enricher.streams import StreamRef, partition_of, stream_of_hit, stream_ref
+from colog.streams import StreamRef, partition_of, stream_of_hit, stream_ref
 from enricher.validation import check_document
 
 PRIMARY = ["host.name", "log.file.path"]

@@ -19,8 +19,14 @@ def test_parse_components_orders_and_dedupes():
 
 @pytest.mark.parametrize("only", ["kafka", "redis,kafka", " , "])
 def test_parse_components_rejects_unknown(only):
-    with pytest.raises(StackError, match="choose from opensearch, redis, triton"):
+    with pytest.raises(StackError, match="choose from engine, opensearch, elasticsearch, redis"):
         manager.parse_components(only)
+
+
+def test_engine_in_the_list_means_the_configured_engine():
+    assert manager.parse_components(None, "elasticsearch") == ("elasticsearch", "redis", "triton")
+    assert manager.parse_components("engine,redis", "elasticsearch") == ("elasticsearch", "redis")
+    assert manager.parse_components("engine", "opensearch") == ("opensearch",)
 
 
 def test_unknown_component_module_is_a_clear_error():
