@@ -75,6 +75,7 @@ class OnnxCoLog:
                  providers: list[str] | None = None):
         model_dir = Path(model_dir)
         self.session = session(onnx_path, threads, providers)
+        self.window_rows = int(self.session.get_inputs()[1].shape[1])  # K is fixed at export
         self.classes = json.loads((model_dir / "classes.json").read_text(encoding="utf-8"))
         memory_path = model_dir / MEMORY_FILE
         self.memory = TemplateMemory.from_dict(json.loads(memory_path.read_text("utf-8"))) \
@@ -86,7 +87,12 @@ class OnnxCoLog:
         sequence = np.asarray(sequence, np.float32)
         sequence_mask = np.asarray(sequence_mask, np.float32)
         n, width = tokens.shape
-        k = sequence_mask.shape[1]
+        if not (len(sequence) == len(sequence_mask) == n):
+            raise ValueError(f"batch sizes differ: tokens {n}, sequence {len(sequence)}, "
+                             f"sequence_mask {len(sequence_mask)}")
+        k = self.window_rows
+        if n and (sequence.shape[1] != k or sequence_mask.shape[1] != k):
+            raise ValueError(f"this model needs {k} window rows, got {sequence.shape[1]}")
         out = {"probs": np.zeros((n, len(self.classes)), np.float32),
                "modality_weights": np.zeros((n, 2), np.float32),
                "context_attention": np.zeros((n, k), np.float32),

@@ -188,7 +188,14 @@ def test_place_version_numbers_and_configs(tmp_path):
     assert 'key: "sequence_mode" value: { string_value: "background" }' in config
     assert json.dumps(json.dumps(["normal", "event", "context", "both"])) in config
     assert "kind: KIND_GPU" in (repo / "colog" / "configs" / "gpu.pbtxt").read_text()
-    assert "kind: KIND_GPU" in (repo / "colog_embedder" / "configs" / "gpu.pbtxt").read_text()
+    # On GPU hosts the embedder is the ensemble of the tokenizer and MiniLM on onnxruntime.
+    embedder_gpu = (repo / "colog_embedder" / "configs" / "gpu.pbtxt").read_text()
+    assert 'platform: "ensemble"' in embedder_gpu and 'model_name: "colog_sentence"' in embedder_gpu
+    sentence = (repo / "colog_sentence" / "config.pbtxt").read_text()
+    assert 'platform: "onnxruntime_onnx"' in sentence and "kind: KIND_GPU" in sentence
+    assert (repo / "colog_sentence" / "1" / "model.onnx").is_file()
+    assert (repo / "colog_tokenizer" / "1" / "model.py").is_file()
     assert (repo / "colog" / "2" / "model.py").is_file()
+    assert (repo / "colog" / "2" / "model.onnx").is_file()  # placed with its checked export
     with pytest.raises(repository.RepositoryError, match="instance kind"):
         repository.render_config("colog", "KIND_TPU")

@@ -36,6 +36,25 @@ def assert_same_verdicts(a: dict, b: dict) -> None:
         assert abs(x["context_score"] - y["context_score"]) <= SCORE_TOLERANCE, doc_id
 
 
+def repeating_rows(records: list[dict], per_stream: int = 40, cycle: int = 4) -> list[dict]:
+    """Each stream cycles through `cycle` of its own messages: windows repeat as in real logs
+    (the fixture's messages carry random words and never repeat)."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    by_stream: dict[str, list[dict]] = {}
+    for record in records:
+        by_stream.setdefault(record["stream"], []).append(record)
+    rows = []
+    for s, (stream, own) in enumerate(sorted(by_stream.items())):
+        for i in range(per_stream):
+            row = dict(own[i % cycle])
+            row["@timestamp"] = (start + timedelta(seconds=i, milliseconds=s)).isoformat() \
+                .replace("+00:00", "Z")
+            rows.append(row)
+    return rows
+
+
 def enrich(env, index_pattern: str, reuse: bool):
     ctx = build_context(env.settings(index_pattern, verdict_reuse=reuse))
     summary = run_pass(ctx, flush=True, progress=False)
@@ -45,7 +64,7 @@ def enrich(env, index_pattern: str, reuse: bool):
 def test_reuse_writes_the_verdicts_of_a_pass_without_it(enrich_env, opensearch, redis_server,
                                                         tmp_path):
     index = "logs-reuse-1"
-    rows = enrich_env.records * 2  # every event twice: later rows repeat earlier inputs
+    rows = repeating_rows(enrich_env.records)
     load(enrich_env, opensearch, tmp_path, index, rows)
     flush_caches(redis_server)
     _, plain = enrich(enrich_env, "logs-reuse-1*", reuse=False)
