@@ -40,6 +40,7 @@ TOKENIZER, SENTENCE = "colog_tokenizer", "colog_sentence"
 GPU_MODELS = (TOKENIZER, SENTENCE)  # the GPU embedder ensemble's steps (never loaded on CPU)
 VERSION_MODEL_DIR = "colog_model"  # must match MODEL_DIR in triton_models/colog/model.py
 GPU_CONFIG_NAME = "gpu"
+GPU_MAX_BATCH = 512
 KINDS = ("KIND_CPU", "KIND_GPU")
 
 _KIND = re.compile(r"kind:\s*KIND_[A-Z]+")
@@ -111,6 +112,9 @@ def render_config(model: str, kind: str, parameters: FeatureParameters | None = 
         raise RepositoryError(f"instance kind must be one of {KINDS}, not {kind!r}")
     text = (TEMPLATES / model / "config.pbtxt").read_text(encoding="utf-8")
     text = _KIND.sub(f"kind: {kind}", text)
+    if kind == "KIND_GPU":  # a GPU wants bigger batches than 2 CPU cores
+        text = re.sub(r"^max_batch_size: \d+$", f"max_batch_size: {GPU_MAX_BATCH}", text,
+                      count=1, flags=re.M)
     if name is not None:
         text = re.sub(rf'^name: "{model}"$', f'name: "{name}"', text, count=1, flags=re.M)
     if parameters is not None:

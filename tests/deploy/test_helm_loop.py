@@ -183,3 +183,35 @@ def test_secrets_revision_restarts_the_pods_that_read_secrets(helm, default):
         assert annotations["colog.io/secrets-revision"] == "2026-12-02"
         before = by_kind(default, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]
         assert "colog.io/secrets-revision" not in before
+
+
+def _triton(docs) -> dict:
+    return pod_specs(docs)["Deployment/t-colog-triton"]["containers"][0]
+
+
+def test_triton_loads_the_live_models_by_name_and_onnx_settings_reach_its_models(default):
+    triton = _triton(default)
+    assert "--load-model=colog" in triton["args"] and "--load-model=colog_embedder" in triton["args"]
+    assert "--load-model=*" not in triton["args"]  # the GPU-only steps never load on CPU pods
+    assert not [a for a in triton["args"] if a.startswith("--model-config-name")]
+    env = _env(triton)
+    assert env["COLOG_INFERENCE_RUNTIME"]["value"] == "onnx"
+    assert env["COLOG_TRITON_ONNX_THREADS"]["value"] == "2"
+
+
+def test_gpu_pods_serve_the_gpu_configs(helm, tmp_path):
+    values = tmp_path / "gpu.yaml"
+    values.write_text("triton:\n  gpu: {enabled: true}\n  inference: {runtime: onnx, onnxThreads: 4}\n")
+    docs = render(helm, CHART, values)
+    triton = _triton(docs)
+    assert "--model-config-name=gpu" in triton["args"]
+    assert triton["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert _env(triton)["COLOG_TRITON_ONNX_THREADS"]["value"] == "4"
+    assert not [e for d in docs for e in validation_errors(d)]
+
+
+def test_unknown_inference_runtime_is_refused(helm, tmp_path):
+    values = tmp_path / "bad.yaml"
+    values.write_text("triton:\n  inference: {runtime: tensorflow, onnxThreads: 2}\n")
+    with pytest.raises(Exception, match="runtime"):
+        render(helm, CHART, values)
