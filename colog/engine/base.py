@@ -50,12 +50,24 @@ class SearchEngine(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
-    def node_modules(self) -> set[str]:
-        """Names of the modules and plugins every node reports."""
+    def _nodes(self) -> list[dict]:
+        """Each node's info (`_nodes/plugins,ingest`): both engines answer the same shape."""
 
-    @abstractmethod
+    def node_modules(self) -> set[str]:
+        """Names of the modules and plugins the nodes report."""
+        names: set[str] = set()
+        for node in self._nodes():
+            names.update(m["name"] for m in node.get("modules", []))
+            names.update(p["name"] for p in node.get("plugins", []))
+        return names
+
     def ingest_processors(self) -> set[str]:
         """Ingest processor types that every node has."""
+        found: set[str] | None = None
+        for node in self._nodes():
+            mine = {p["type"] for p in node.get("ingest", {}).get("processors", [])}
+            found = mine if found is None else found & mine
+        return found or set()
 
     # --- reading -----------------------------------------------------------------------
 

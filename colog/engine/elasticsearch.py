@@ -105,20 +105,6 @@ class ElasticsearchEngine(SearchEngine):
         with translated():
             return list(_body(self._client.nodes.info(metric="plugins,ingest"))["nodes"].values())
 
-    def node_modules(self) -> set[str]:
-        names: set[str] = set()
-        for node in self._nodes():
-            names.update(m["name"] for m in node.get("modules", []))
-            names.update(p["name"] for p in node.get("plugins", []))
-        return names
-
-    def ingest_processors(self) -> set[str]:
-        found: set[str] | None = None
-        for node in self._nodes():
-            mine = {p["type"] for p in node.get("ingest", {}).get("processors", [])}
-            found = mine if found is None else found & mine
-        return found or set()
-
     # --- reading -----------------------------------------------------------------------
 
     def search(self, body: dict, index: str | None = None, *, lenient: bool = False) -> dict:
