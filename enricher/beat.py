@@ -40,9 +40,9 @@ class MeasuringScheduler(PersistentScheduler):
 
         try:
             if self._client is None:
-                from colog.opensearch_client import make_client
+                from colog.engine import connect
 
-                self._client = make_client(settings)
+                self._client = connect(settings)  # the configured engine (refresh_lag reads it)
             refresh_lag(self._client, settings)
         except Exception as exc:  # noqa: BLE001 — OpenSearch down: the schedule goes on
             log.warning("lag gauges not refreshed: %s", exc)

@@ -8,7 +8,7 @@
 #
 # The build step `python3 -m colog.serving.seed build` assembles the repository (configs, the
 # embedder, `colog` version 1 from SEED_MODEL) at /opt/colog/model-repository: Triton's
-# explicit mode with --load-model=* does not start on a `colog` model without a version, so the
+# explicit mode with --load-model=colog does not start on a `colog` model without a version, so the
 # bare templates under triton_models/ could never be served. In the chart (modelRepository.source
 # pvc, the default) an init container seeds the shared volume from it on first install
 # (`python3 -m colog.serving.seed seed`); with source=image the pod serves a copy of it.
@@ -51,4 +51,6 @@ WORKDIR /
 USER 1000
 EXPOSE 8000 8001 8002
 ENTRYPOINT ["tritonserver"]
-CMD ["--model-repository=/opt/colog/model-repository", "--model-control-mode=explicit", "--load-model=*"]
+# The live models by name: the GPU embedder's steps (colog_tokenizer, colog_sentence) load with
+# the colog_embedder ensemble under --model-config-name=gpu, never on a CPU-only host.
+CMD ["--model-repository=/opt/colog/model-repository", "--model-control-mode=explicit", "--load-model=colog", "--load-model=colog_embedder"]

@@ -108,7 +108,7 @@ def test_triton_image_is_nvidia_plus_the_project():
 
 
 def test_triton_image_builds_a_live_repository_with_a_version():
-    """The image's repository must hold a `colog` version (explicit mode with --load-model=*
+    """The image's repository must hold a `colog` version (explicit mode with --load-model=colog
     does not start without one): the build step places SEED_MODEL with colog.serving.seed."""
     text = TRITON.read_text(encoding="utf-8")
     commands = _commands(text)

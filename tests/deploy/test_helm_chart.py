@@ -124,7 +124,8 @@ def test_gpu_values_request_gpus_and_switch_instance_kind(rendered):
     assert by_kind(docs, "ConfigMap")["t-colog"]["data"]["COLOG_TRITON_INSTANCE_KIND"] == "KIND_GPU"
     shm = next(v for v in spec["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
-    assert {"--model-control-mode=explicit", "--load-model=*"} <= set(triton["args"])
+    assert {"--model-control-mode=explicit", "--load-model=colog",
+            "--load-model=colog_embedder", "--model-config-name=gpu"} <= set(triton["args"])
     assert {p["containerPort"] for p in triton["ports"]} == {8000, 8001, 8002}
     cpu_triton = pod_specs(rendered["default"])["Deployment/t-colog-triton"]["containers"][0]
     assert "nvidia.com/gpu" not in cpu_triton["resources"].get("limits", {})

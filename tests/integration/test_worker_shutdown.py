@@ -23,16 +23,16 @@ INDEX, CLEAN = "logs-term-1", "logs-termclean-1"
 
 
 def _docs(client, index: str) -> dict:
-    client.indices.refresh(index=index)
-    hits = client.search(index=index, body={"size": 10000, "version": True,
-                                            "sort": [{"event.sequence": "asc"}]})["hits"]["hits"]
+    client.refresh(index)
+    hits = client.search({"size": 10000, "version": True,
+                          "sort": [{"event.sequence": "asc"}]}, index)["hits"]["hits"]
     return {(h["_source"]["log"]["file"]["path"], h["_source"]["event"]["sequence"]):
             (h["_version"], h["_source"].get("colog", {})) for h in hits}
 
 
 def _final(client, index: str) -> int:
-    client.indices.refresh(index=index)
-    return client.count(index=index, body={"query": {"term": {"colog.status": "enriched"}}})["count"]
+    client.refresh(index)
+    return client.count(index, {"term": {"colog.status": "enriched"}})
 
 
 def _gauge(port: int, name: str) -> float | None:
