@@ -99,7 +99,12 @@ class LocalScorer:
         f = self.loaded.feature_config
         self.spec = FeatureSpec(int(f["window"]), str(f["sequence_mode"]), int(f["max_tokens"]),
                                 tuple(self.loaded.classes))
-        self.version = f"local:{Path(model_dir).name}"
+        # Named by its content too: reused verdicts are keyed by the version, and two model
+        # directories may share a folder name.
+        from colog.model.bundle import content_hash
+
+        digest = self.loaded.version.get("content_hash") or content_hash(Path(model_dir))
+        self.version = f"local:{Path(model_dir).name}@{digest[:12]}"
         # The enrichment context's embedder caches; this one only computes.
         self._embedder = SentenceEmbedder(cache=NoCache())
 

