@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drift.measures import js_divergence, share_outside  # noqa: E402
+from colog.services.drift.measures import js_divergence, share_outside  # noqa: E402
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "loghub"
 

@@ -29,12 +29,12 @@ if [[ -z "$TRITONSERVER" ]]; then
 fi
 
 if [[ -z "${MODEL_DIR:-}" ]]; then  # the demo's own model (trained once into the cache dir)
-  MODEL_DIR=$($PY -c "from rich.console import Console; from colog.settings import Settings
-from enricher.demo import ensure_model; print(ensure_model(Settings(), Console(stderr=True)))")
+  MODEL_DIR=$($PY -c "from rich.console import Console; from colog.core.settings import Settings
+from colog.app.demo import ensure_model; print(ensure_model(Settings(), Console(stderr=True)))")
 fi
 $PY - <<PYEOF
 from pathlib import Path
-from colog.serving import repository
+from colog.core.serving import repository
 repo = repository.assemble(Path("$REPO"), "KIND_GPU")
 print("placed version", repository.place_version(repo, Path("$MODEL_DIR"), "KIND_GPU"))
 PYEOF

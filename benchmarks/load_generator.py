@@ -46,7 +46,7 @@ def _iso(t: float) -> str:
 
 
 def templates() -> list[str]:
-    from enricher.bench import template_files
+    from colog.app.bench import template_files
 
     found = []
     for path in template_files():
@@ -81,10 +81,10 @@ def run_rate(client, settings, rate: float, seconds: float, drain: float, stream
     """Ingest `rate` documents/s for `seconds`, then wait for the backlog to clear."""
     from opensearchpy.helpers import bulk
 
-    from colog.engine import as_engine
-    from colog.reader import count_pending
-    from enricher.bench import _fill
-    from enricher.setup import run_setup
+    from colog.core.engine import as_engine
+    from colog.core.engine.reader import count_pending
+    from colog.app.bench import _fill
+    from colog.services.enrich.setup import run_setup
 
     engine = as_engine(client)  # the core's functions take the engine interface
     client.indices.delete(index=INDEX, params={"ignore_unavailable": "true"})
@@ -168,9 +168,9 @@ def main() -> None:
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
 
-    from colog.opensearch_client import make_client
-    from colog.settings import get_settings
-    from trainer.release import live_version
+    from colog.core.engine.opensearch_client import make_client
+    from colog.core.settings import get_settings
+    from colog.services.train.release import live_version
 
     base = get_settings()
     if live_version(base) is None:
@@ -233,7 +233,7 @@ def main() -> None:
     (log_dir / "last_run.json").write_text(json.dumps({"rows": rows, "trials": trials},
                                                       indent=2))
     if args.write_results:
-        from colog.reporting import RESULTS, replace_section
+        from colog.app.reporting import RESULTS, replace_section
 
         replace_section(RESULTS, SECTION, text)
 

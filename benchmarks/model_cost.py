@@ -23,9 +23,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from colog.model.config import ModelConfig  # noqa: E402
-from colog.reporting import replace_section  # noqa: E402
-from colog.model.network import CoLog, parameter_counts  # noqa: E402
+from colog.core.model.config import ModelConfig  # noqa: E402
+from colog.app.reporting import replace_section  # noqa: E402
+from colog.core.model.network import CoLog, parameter_counts  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Model cost (benchmarks/model_cost.py)"

@@ -1,8 +1,8 @@
 """Parsing benchmark: header parsing and Drain3 template grouping on every Loghub 2k sample.
 
 For each sample in ../shared/datasets/loghub (override with --data): parse the raw log with its
-built-in format (colog.parsing.formats), mine templates over the message contents with
-colog.parsing.templates.TemplateParser (project masking, one Drain setting for all logs), and
+built-in format (colog.core.parsing.formats), mine templates over the message contents with
+colog.core.parsing.drain.TemplateParser (project masking, one Drain setting for all logs), and
 compare the groups with the ground-truth EventId of `<sample>_structured.csv`.
 
 Grouping accuracy is the definition of Zhu et al., "Tools and Benchmarks for Automated Log
@@ -34,9 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from colog.parsing.formats import LOGHUB_SAMPLES, get_format  # noqa: E402
-from colog.parsing.lines import LineError, iter_raw_lines, parse_lines  # noqa: E402
-from colog.parsing.templates import DrainConfig, TemplateParser  # noqa: E402
+from colog.core.parsing.formats import LOGHUB_SAMPLES, get_format  # noqa: E402
+from colog.core.parsing.lines import LineError, iter_raw_lines, parse_lines  # noqa: E402
+from colog.core.parsing.drain import DrainConfig, TemplateParser  # noqa: E402
 
 PAPER = ('Zhu et al., "Tools and Benchmarks for Automated Log Parsing", ICSE-SEIP 2019, '
          "arXiv:1811.03509, accuracy table, Drain column")
@@ -110,7 +110,7 @@ def bench_sample(name: str, data: Path, config: DrainConfig) -> dict:
 def render(rows: list[dict], config: DrainConfig) -> str:
     out = [
         f"Drain3 setting for every sample: sim_th={config.sim_th}, depth={config.depth}, "
-        "project masking (colog.parsing.masking); header parse + template mining, one CPU thread.",
+        "project masking (colog.core.parsing.masking); header parse + template mining, one CPU thread.",
         "",
         "| sample | lines | header failures | templates (ours / truth) | grouping accuracy "
         "| published Drain | lines/s (header+Drain) | lines/s (header only) |",

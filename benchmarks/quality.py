@@ -44,17 +44,17 @@ from sklearn.metrics import f1_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from colog.features.embedding import SentenceEmbedder  # noqa: E402
-from colog.features.semantic import SemanticTokenizer  # noqa: E402
-from colog.model.config import ABLATIONS  # noqa: E402
-from colog.records import LogRecord, order_by_stream_time, record_from_dict  # noqa: E402
-from colog.reporting import replace_section  # noqa: E402
-from colog.verdict import predicted_classes  # noqa: E402
-from trainer.balance import tomek_undersample  # noqa: E402
-from trainer.baselines import BASELINES, fit_baseline  # noqa: E402
-from trainer.dataset import build_dataset  # noqa: E402
-from trainer.loop import TrainOptions  # noqa: E402
-from trainer.pipeline import TrainSpec, evaluate_records, train_from_records  # noqa: E402
+from colog.core.features.embedding import SentenceEmbedder  # noqa: E402
+from colog.core.features.semantic import SemanticTokenizer  # noqa: E402
+from colog.core.model.config import ABLATIONS  # noqa: E402
+from colog.core.records import LogRecord, order_by_stream_time, record_from_dict  # noqa: E402
+from colog.app.reporting import replace_section  # noqa: E402
+from colog.core.verdict import predicted_classes  # noqa: E402
+from colog.services.train.balance import tomek_undersample  # noqa: E402
+from colog.services.train.baselines import BASELINES, fit_baseline  # noqa: E402
+from colog.services.train.dataset import build_dataset  # noqa: E402
+from colog.services.train.loop import TrainOptions  # noqa: E402
+from colog.services.train.pipeline import TrainSpec, evaluate_records, train_from_records  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 LOGHUB = SHARED / "datasets" / "loghub"

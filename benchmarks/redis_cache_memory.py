@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from colog.settings import Settings
-from colog.stack import process
-from colog.stack import redis as redis_stack
-from enricher.embedding_cache import RedisEmbeddingCache
+from colog.core.settings import Settings
+from colog.app.stack import process
+from colog.app.stack import redis as redis_stack
+from colog.services.enrich.embedding_cache import RedisEmbeddingCache
 
 
 def _keys(n: int, salt: str = "") -> list[str]:

@@ -37,9 +37,9 @@ def _histogram_sum(histogram) -> float:
 
 
 def one_pass(settings, label: str) -> dict:
-    from enricher.bench import reset_status
-    from enricher.context import build_context
-    from enricher.one_pass import run_pass
+    from colog.app.bench import reset_status
+    from colog.services.enrich.context import build_context
+    from colog.services.enrich.one_pass import run_pass
 
     ctx = build_context(settings)
     reset_status(ctx.client, INDEX)
@@ -59,11 +59,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="passes with a shadow")
     args = parser.parse_args()
 
-    from colog.opensearch_client import make_client
-    from colog.settings import get_settings
-    from enricher.bench import copy_demo_data
-    from shadow import deployment
-    from trainer.release import live_version
+    from colog.core.engine.opensearch_client import make_client
+    from colog.core.settings import get_settings
+    from colog.app.bench import copy_demo_data
+    from colog.services.shadow import deployment
+    from colog.services.train.release import live_version
 
     settings = get_settings().model_copy(update={"index_pattern": INDEX,
                                                  "shadow_check_s": 0.0})
@@ -117,7 +117,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print("\n" + SECTION + "\n\n" + text)
     if args.write_results:
-        from colog.reporting import RESULTS, replace_section
+        from colog.app.reporting import RESULTS, replace_section
 
         replace_section(RESULTS, SECTION, text)
 

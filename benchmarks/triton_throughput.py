@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def demo_inputs(max_tokens: int, window_rows: int):
-    from colog.features.semantic import SemanticTokenizer
-    from colog.parsing.masking import mask_message
-    from enricher.demo import demo_records
+    from colog.core.features.semantic import SemanticTokenizer
+    from colog.core.parsing.masking import mask_message
+    from colog.app.demo import demo_records
 
     messages = [mask_message(r.message) for r in demo_records()]
     tokens = SemanticTokenizer(max_tokens=max_tokens).encode(messages)
@@ -67,8 +67,8 @@ def measure(call, batch: int, total_rows: int, seconds: float, concurrency: int)
 
 
 def main() -> int:
-    from colog.serving.client import TritonClient
-    from colog.settings import Settings
+    from colog.core.serving.client import TritonClient
+    from colog.core.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=None, help="Triton gRPC host:port (default: settings)")

@@ -7,7 +7,7 @@ error-prone to edit by hand; edit this file and run it instead:
 
 A test checks that the committed ndjson is exactly what this script writes. Queries are Lucene
 (not KQL) so that each visualization maps 1:1 onto an OpenSearch `query_string`, which lets the
-tests run every panel's real query (colog/saved_objects.py).
+tests run every panel's real query (colog/app/dashboards/saved_objects.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Render the dashboard's main charts to one PNG, from the dashboard's own queries.
 
 Each panel runs the aggregation of a visualization in `dashboards/colog.ndjson` (translated by
-`colog.saved_objects`) against OpenSearch and draws the result with matplotlib, so the picture
+`colog.app.dashboards.saved_objects`) against OpenSearch and draws the result with matplotlib, so the picture
 shows exactly what the Dashboards panels show, without a browser.
 
     .venv/bin/python scripts/render_charts.py                      # -> docs/dashboard.png
@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from colog import saved_objects as so  # noqa: E402
-from colog.settings import PROJECT_ROOT, get_settings  # noqa: E402
+from colog.app.dashboards import saved_objects as so  # noqa: E402
+from colog.core.settings import PROJECT_ROOT, get_settings  # noqa: E402
 
 TYPE_COLOURS = {"point": "#d62728", "collective": "#1f77b4", "both": "#9467bd",
                 "anomaly": "#d62728", "normal": "#7f7f7f"}
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents-index", help="incidents index instead of the setting")
     parser.add_argument("--title", default="CoLog for OpenSearch: anomalies and incidents")
     args = parser.parse_args(argv)
-    from colog.opensearch_client import make_client
+    from colog.core.engine.opensearch_client import make_client
 
     client = make_client()
     incidents = args.incidents_index or get_settings().incidents_index

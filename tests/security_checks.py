@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from colog.cli.errors import EXIT_OPENSEARCH
-from colog.settings import Settings
+from colog.app.cli.errors import EXIT_OPENSEARCH
+from colog.core.settings import Settings
 from tests import synthetic
 from tests.fixtures.enrich import colog_env
 
@@ -61,14 +61,14 @@ class Secured:
 
 
 def colog(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "colog.cli", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "colog.app.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def start_secured(engine: str, root: Path, stack_settings: Settings, enrich_base: Settings):
     """Start the engine's node with security on (own port, own state, shared distribution)."""
-    from colog.stack import certs, manager, process
-    from colog.stack.process import StackError
+    from colog.app.stack import certs, manager, process
+    from colog.app.stack.process import StackError
 
     stack = manager.component(engine)
     cache = root / "cache"
@@ -123,7 +123,7 @@ def pipeline_runs(secured) -> dict[str, subprocess.CompletedProcess]:
     runs = {"setup": colog(env, "setup"),
             "ingest": colog(env, "ingest", str(data), "--index", INDEX)}
     runs["enrich"] = colog(env, "enrich", "--no-progress")
-    from colog.engine import connect
+    from colog.core.engine import connect
 
     engine = connect(secured.settings)
     engine.refresh(INDEX)
@@ -151,7 +151,7 @@ def test_every_step_succeeds_over_tls_with_basic_auth(pipeline_runs):
 
 
 def test_the_documents_are_enriched_and_labelled(pipeline_runs, secured):
-    from colog.engine import connect
+    from colog.core.engine import connect
 
     engine = connect(secured.settings)
     try:
@@ -228,8 +228,8 @@ def test_argv_of_the_node_and_the_commands_holds_no_password(pipeline_runs, secu
 
 
 def test_exception_text_holds_no_password(secured):
-    from colog.engine import connect
-    from colog.engine.errors import AuthenticationFailed
+    from colog.core.engine import connect
+    from colog.core.engine.errors import AuthenticationFailed
 
     wrong_password = "Wrong-" + secrets.token_urlsafe(12)
     bad = secured.settings.model_copy(update={"opensearch_password": SecretStr(wrong_password)})
@@ -249,8 +249,8 @@ def test_logs_and_metrics_hold_no_password(secured, caplog, pipeline_runs):
     nor the Prometheus exposition carry the password; nor does the node's own log."""
     from prometheus_client import REGISTRY, generate_latest
 
-    from enricher.context import build_context
-    from enricher.one_pass import run_pass
+    from colog.services.enrich.context import build_context
+    from colog.services.enrich.one_pass import run_pass
 
     caplog.set_level(logging.DEBUG)
     ctx = build_context(secured.settings)

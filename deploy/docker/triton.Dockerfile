@@ -6,12 +6,12 @@
 #   docker build -f deploy/docker/triton.Dockerfile -t colog-triton:0.1.0 .
 #   docker build -f deploy/docker/triton.Dockerfile --build-arg SEED_MODEL=path/to/model ...
 #
-# The build step `python3 -m colog.serving.seed build` assembles the repository (configs, the
+# The build step `python3 -m colog.core.serving.seed build` assembles the repository (configs, the
 # embedder, `colog` version 1 from SEED_MODEL) at /opt/colog/model-repository: Triton's
 # explicit mode with --load-model=colog does not start on a `colog` model without a version, so the
 # bare templates under triton_models/ could never be served. In the chart (modelRepository.source
 # pvc, the default) an init container seeds the shared volume from it on first install
-# (`python3 -m colog.serving.seed seed`); with source=image the pod serves a copy of it.
+# (`python3 -m colog.core.serving.seed seed`); with source=image the pod serves a copy of it.
 #
 # Triton's Python backend runs model.py with the image's own python3 (3.12 in the Ubuntu 24.04
 # based 25.xx images, 3.10 in the 23.xx/24.xx ones), because its backend stub is built against
@@ -39,10 +39,10 @@ RUN python3 -m pip install -q --break-system-packages --upgrade pip uv \
  && python3 -c "import colog, torch; print('torch', torch.__version__)" \
  && rm -rf /src
 
-# Model code and config templates (the seed step and `colog.serving.repository` read them).
+# Model code and config templates (the seed step and `colog.core.serving.repository` read them).
 COPY triton_models /opt/colog/triton_models
 COPY ${SEED_MODEL} /tmp/seed-model
-RUN python3 -m colog.serving.seed build --model /tmp/seed-model --out /opt/colog/model-repository \
+RUN python3 -m colog.core.serving.seed build --model /tmp/seed-model --out /opt/colog/model-repository \
  && rm -rf /tmp/seed-model
 # A writable mount point owned by the server user (docker compose's named volume inherits it).
 RUN mkdir -p /models && chown 1000:1000 /models

@@ -49,7 +49,7 @@ RUN python -m venv "$VIRTUAL_ENV" \
  && rm -rf /src
 
 # The trainer and `colog publish`/`colog rollback` place versions from these templates
-# (colog/serving/repository.py reads COLOG_TRITON_TEMPLATES).
+# (colog/core/serving/repository.py reads COLOG_TRITON_TEMPLATES).
 COPY triton_models /opt/colog/triton_models
 
 WORKDIR /

@@ -52,32 +52,32 @@ python_env() {
   .venv/bin/uv pip install -q --python .venv/bin/python -e ".[dev]"
 }
 
-# OpenSearch 3.x and Elasticsearch 9.x need Java 21+. colog.stack.java looks in the engine's
+# OpenSearch 3.x and Elasticsearch 9.x need Java 21+. colog.app.stack.java looks in the engine's
 # own variable, JAVA_HOME, /usr/lib/jvm and PATH; when none fits, the Debian package is tried
 # (it exists from Debian 13 on), else the exact thing to install is said and install fails.
 engine_java() {
   step "Java for the engine matrix"
-  .venv/bin/python -m colog.stack.java opensearch "$OPENSEARCH_2"
-  if ! .venv/bin/python -m colog.stack.java opensearch "$OPENSEARCH_3" 2>/dev/null; then
+  .venv/bin/python -m colog.app.stack.java opensearch "$OPENSEARCH_2"
+  if ! .venv/bin/python -m colog.app.stack.java opensearch "$OPENSEARCH_3" 2>/dev/null; then
     if apt-cache show openjdk-21-jre-headless >/dev/null 2>&1; then
       as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends openjdk-21-jre-headless >/dev/null
     fi
-    .venv/bin/python -m colog.stack.java opensearch "$OPENSEARCH_3" || {
+    .venv/bin/python -m colog.app.stack.java opensearch "$OPENSEARCH_3" || {
       echo "install: OpenSearch $OPENSEARCH_3 and Elasticsearch $ELASTICSEARCH_9 need Java 21 or" \
            "newer: install openjdk-21-jre-headless (Debian 13+) or a Temurin 21+ JDK under" \
            "/usr/lib/jvm, or set JAVA_HOME to one, then run this again" >&2
       exit 1
     }
   fi
-  .venv/bin/python -m colog.stack.java elasticsearch "$ELASTICSEARCH_9"
+  .venv/bin/python -m colog.app.stack.java elasticsearch "$ELASTICSEARCH_9"
 }
 
 engine_dists() {
   step "Engine distributions (Maven Central)"
-  COLOG_OPENSEARCH_VERSION=$OPENSEARCH_2 .venv/bin/python -m colog.stack.opensearch fetch
-  COLOG_OPENSEARCH_VERSION=$OPENSEARCH_3 .venv/bin/python -m colog.stack.opensearch fetch
-  COLOG_ELASTICSEARCH_VERSION=$ELASTICSEARCH_9 .venv/bin/python -m colog.stack.elasticsearch fetch
+  COLOG_OPENSEARCH_VERSION=$OPENSEARCH_2 .venv/bin/python -m colog.app.stack.opensearch fetch
+  COLOG_OPENSEARCH_VERSION=$OPENSEARCH_3 .venv/bin/python -m colog.app.stack.opensearch fetch
+  COLOG_ELASTICSEARCH_VERSION=$ELASTICSEARCH_9 .venv/bin/python -m colog.app.stack.elasticsearch fetch
 }
 
 timed apt_packages

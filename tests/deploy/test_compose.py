@@ -77,7 +77,7 @@ def test_demo_loader_reads_the_bundled_samples_with_known_formats(compose):
     samples = (COMPOSE.parent / host_path).resolve()
     logs = sorted(samples.glob("*_2k.log"))
     assert len(logs) >= 3, f"no bundled samples under {samples}"
-    done = subprocess.run([sys.executable, "-c", "from colog.cli import app; app()",
+    done = subprocess.run([sys.executable, "-c", "from colog.app.cli import app; app()",
                            "convert", "--list-formats"],
                           capture_output=True, text=True, timeout=120)
     known = {line.split()[0] for line in done.stdout.splitlines() if line and not line[0].isspace()}

@@ -109,11 +109,11 @@ def test_triton_image_is_nvidia_plus_the_project():
 
 def test_triton_image_builds_a_live_repository_with_a_version():
     """The image's repository must hold a `colog` version (explicit mode with --load-model=colog
-    does not start without one): the build step places SEED_MODEL with colog.serving.seed."""
+    does not start without one): the build step places SEED_MODEL with colog.core.serving.seed."""
     text = TRITON.read_text(encoding="utf-8")
     commands = _commands(text)
-    build = [c for c in commands if c[:4] == ["python3", "-m", "colog.serving.seed", "build"]]
-    assert build, "triton.Dockerfile must run `python3 -m colog.serving.seed build`"
+    build = [c for c in commands if c[:4] == ["python3", "-m", "colog.core.serving.seed", "build"]]
+    assert build, "triton.Dockerfile must run `python3 -m colog.core.serving.seed build`"
     args = build[0]
     assert args[args.index("--out") + 1] == "/opt/colog/model-repository"
     assert re.search(r"^COPY \$\{SEED_MODEL\} " + re.escape(args[args.index("--model") + 1]), text, re.M)

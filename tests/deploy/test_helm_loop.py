@@ -66,7 +66,7 @@ def test_triton_pods_serve_the_shared_volume_seeded_once(default):
     spec = pod_specs(default)["Deployment/t-colog-triton"]
     assert _volume(spec, "models")["persistentVolumeClaim"]["claimName"] == "t-colog-models"
     seed = spec["initContainers"][0]
-    assert seed["command"][:4] == ["python3", "-m", "colog.serving.seed", "seed"]
+    assert seed["command"][:4] == ["python3", "-m", "colog.core.serving.seed", "seed"]
     assert seed["command"][4:8] == ["--from", "/opt/colog/model-repository", "--into", "/models"]
     assert _mounts(seed)["models"]["mountPath"] == "/models"
     triton = spec["containers"][0]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from colog.settings import Settings
+from colog.core.settings import Settings
 from tests.faults import harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,31 +54,31 @@ class FaultStack:
 
     # -- OpenSearch -----------------------------------------------------------------------
     def start_opensearch(self) -> float:
-        from colog.stack import opensearch as opensearch_stack
+        from colog.app.stack import opensearch as opensearch_stack
 
         started = time.monotonic()
         opensearch_stack.start(self.settings, node_settings=NODE_SETTINGS)
         return time.monotonic() - started
 
     def stop_opensearch(self) -> None:
-        from colog.stack import opensearch as opensearch_stack
+        from colog.app.stack import opensearch as opensearch_stack
 
         opensearch_stack.stop(self.settings)
 
     # -- Redis ----------------------------------------------------------------------------
     def start_redis(self) -> None:
-        from colog.stack import redis as redis_stack
+        from colog.app.stack import redis as redis_stack
 
         redis_stack.start(self.settings)
 
     def stop_redis(self) -> None:
-        from colog.stack import redis as redis_stack
+        from colog.app.stack import redis as redis_stack
 
         redis_stack.stop(self.settings)
 
     # -- Triton ---------------------------------------------------------------------------
     def start_triton(self) -> None:
-        from colog.stack import triton as triton_stack
+        from colog.app.stack import triton as triton_stack
 
         triton_stack.start(self.settings)
 
@@ -86,8 +86,8 @@ class FaultStack:
         """SIGKILL the whole tritonserver process group (server and backend stubs)."""
         import signal
 
-        from colog.stack import process
-        from colog.stack import triton as triton_stack
+        from colog.app.stack import process
+        from colog.app.stack import triton as triton_stack
 
         pid = process.running_pid(self.settings, triton_stack.NAME)
         assert pid is not None, "the suite's tritonserver is not running"
@@ -106,7 +106,7 @@ class FaultStack:
         self.start_triton()
 
     def stop_triton(self) -> None:
-        from colog.stack import triton as triton_stack
+        from colog.app.stack import triton as triton_stack
 
         triton_stack.stop(self.settings)
 
@@ -118,7 +118,7 @@ def _restartable_ports(count: int) -> list[int]:
     client's own retries connecting to itself, and the restart then fails "port in use"."""
     import random
 
-    from colog.stack import process
+    from colog.app.stack import process
 
     try:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
@@ -134,7 +134,7 @@ def _restartable_ports(count: int) -> list[int]:
 def _link_distribution(stack_settings: Settings, private_cache: Path) -> None:
     """The private node runs from the local stack's OpenSearch distribution (fetched once,
     from Maven, into the shared cache): link it instead of fetching it again."""
-    from colog.stack import opensearch as opensearch_stack
+    from colog.app.stack import opensearch as opensearch_stack
 
     shared = opensearch_stack.home(stack_settings)
     if not (shared / opensearch_stack.COMPLETE_MARKER).exists():
@@ -150,8 +150,8 @@ def _link_distribution(stack_settings: Settings, private_cache: Path) -> None:
 # the whole session.
 @pytest.fixture(scope="package")
 def fault_stack(synthetic_model, stack_settings) -> FaultStack:
-    from colog.serving import repository
-    from colog.stack import process
+    from colog.core.serving import repository
+    from colog.app.stack import process
 
     # Not under pytest's tmp dir: as root, OpenSearch runs as `nobody`, and every new pytest
     # session resets /tmp/pytest-of-root to 0700 (and prunes old runs), which would cut a
@@ -233,7 +233,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     except OSError as exc:
         terminalreporter.write_line(f"fault rows not written to {out}: {exc}")
     if os.environ.get("COLOG_RECORD_FAULTS") == "1":
-        from colog.reporting import replace_section
+        from colog.app.reporting import replace_section
 
         RUNS_JSON.write_text(json.dumps(run, indent=2) + "\n")
         replace_section(RESULTS, HEADING, harness.results_section(run))

@@ -32,8 +32,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colog.fields import FINAL_STATUSES
-from colog.settings import Settings
+from colog.core.fields import FINAL_STATUSES
+from colog.core.settings import Settings
 from tests import synthetic
 from tests.fixtures.enrich import colog_env
 
@@ -72,7 +72,7 @@ class Scenario:
 
     # -- OpenSearch -----------------------------------------------------------------------
     def client(self):
-        from colog.engine import connect
+        from colog.core.engine import connect
 
         return connect(self.settings)
 
@@ -99,11 +99,11 @@ class Scenario:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         """`colog <args>` from this checkout, its output in `<dir>/<name>.log`."""
-        from colog.stack.process import free_port
+        from colog.app.stack.process import free_port
 
         self.metrics_ports[name] = free_port()
         log = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "colog.cli", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "colog.app.cli", *args],
                                 env=self.env(COLOG_METRICS_PORT=self.metrics_ports[name]),
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -185,9 +185,9 @@ def prepare(stack, name: str) -> Scenario:
     """A fresh index with the suite's data, its own Drain state, an empty broker."""
     import redis
 
-    from colog.engine import connect
-    from enricher.ingest import ingest_file
-    from enricher.setup import run_setup
+    from colog.core.engine import connect
+    from colog.services.enrich.ingest import ingest_file
+    from colog.services.enrich.setup import run_setup
 
     slug = name.split(" ")[0]
     directory = stack.root / slug
@@ -214,7 +214,7 @@ def prepare(stack, name: str) -> Scenario:
 
 def verdicts(settings: Settings, index: str) -> dict[tuple, dict]:
     """(stream, sequence) -> {"colog": ..., "version": _version} for every document."""
-    from colog.engine import connect
+    from colog.core.engine import connect
 
     client = connect(settings)
     try:
@@ -232,8 +232,8 @@ def verdicts(settings: Settings, index: str) -> dict[tuple, dict]:
 
 def reference_pass(stack) -> dict[tuple, dict]:
     """A clean `colog enrich`-style pass (in process, no fault) over the same data."""
-    from enricher.context import build_context
-    from enricher.one_pass import run_pass
+    from colog.services.enrich.context import build_context
+    from colog.services.enrich.one_pass import run_pass
 
     scenario = prepare(stack, "reference")
     summary = run_pass(build_context(scenario.settings), flush=True, progress=False)

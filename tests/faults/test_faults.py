@@ -55,7 +55,7 @@ def test_opensearch_restarted(fault_stack, reference, record):
 def test_redis_restarted_with_worker_and_beat(fault_stack, reference, record):
     """Broker, partition leases, the embedding cache and the Drain state all vanish (the local
     Redis keeps nothing on disk); the worker's copy of the Drain state is written back."""
-    from colog.parsing.templates import TemplateParser
+    from colog.core.parsing.drain import TemplateParser
 
     def fault(scenario):
         fault_stack.stop_redis()
@@ -76,7 +76,7 @@ def test_redis_restarted_with_worker_and_beat(fault_stack, reference, record):
 def test_sustained_429_from_a_full_write_queue(fault_stack, reference, record):
     """Concurrent bulk requests keep the private node's one-thread write pool and its queue of
     two full for FLOOD_S seconds, so the workers' writes are answered 429."""
-    from colog.opensearch_client import make_client  # raw: node stats and a flood of bulks
+    from colog.core.engine.opensearch_client import make_client  # raw: node stats and a flood of bulks
 
     def rejected(client) -> int:
         stats = client.nodes.stats(metric="thread_pool")["nodes"]
@@ -151,8 +151,8 @@ def test_corrupt_drain_state(fault_stack, reference, record):
     whose ids continue above the highest id ever given."""
     import redis
 
-    from colog.parsing.templates import TemplateParser
-    from enricher.templates import TemplateStore
+    from colog.core.parsing.drain import TemplateParser
+    from colog.services.enrich.template_store import TemplateStore
 
     garbage = b"\x00 this is not a drain state \xff"
 
@@ -182,7 +182,7 @@ def test_corrupt_drain_state(fault_stack, reference, record):
 
 
 def test_served_model_unloaded_and_loaded_again(fault_stack, reference, record):
-    from colog.serving.client import TritonClient
+    from colog.core.serving.client import TritonClient
 
     def fault(scenario):
         triton = TritonClient(scenario.settings)
@@ -203,8 +203,8 @@ def test_writer_keeps_a_blocked_document_pending(fault_stack):
     """What scenario "index-write-block" relies on, at the writer: a write refused by an index
     block is retried and, when the block outlasts the retries, left unwritten (the document stays
     pending for the next pass), never marked `failed`."""
-    from colog.engine import connect
-    from enricher.writer import Update, write_updates
+    from colog.core.engine import connect
+    from colog.services.enrich.writer import Update, write_updates
 
     index = "faults-blocked-1"
     client = connect(fault_stack.settings)

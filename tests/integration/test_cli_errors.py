@@ -4,7 +4,7 @@ from docs/operations.md; `--debug` / `COLOG_DEBUG=1` add the traceback.
 
 No real server is needed: each URL points at a closed port (or at a tiny HTTP server in this
 process that answers 401, plain HTTP to https, or "unknown model"). The commands run as the
-real console command does, in a subprocess: `python -m colog.cli` from this checkout.
+real console command does, in a subprocess: `python -m colog.app.cli` from this checkout.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from colog.cli.errors import EXIT_OPENSEARCH, EXIT_REDIS, EXIT_TRITON
-from colog.stack.process import free_port
+from colog.app.cli.errors import EXIT_OPENSEARCH, EXIT_REDIS, EXIT_TRITON
+from colog.app.stack.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cret-Pa55"
@@ -56,8 +56,8 @@ def down(work: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def inputs(work: Path, down: dict[str, str]) -> dict[str, str]:
     """A log file, a tiny model directory, and a live repository holding versions 1 and 2."""
-    from colog.serving import repository
-    from colog.settings import Settings
+    from colog.core.serving import repository
+    from colog.core.settings import Settings
     from tests.fixtures.triton import build_tiny_model
 
     log = work / "events.jsonl"
@@ -72,7 +72,7 @@ def inputs(work: Path, down: dict[str, str]) -> dict[str, str]:
 
 def colog(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
     # cwd outside the checkout: a developer's .env there must not reach these runs.
-    return subprocess.run([sys.executable, "-m", "colog.cli", *args], env=env, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "colog.app.cli", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from colog import saved_objects as so
-from colog.fields import mapping_properties
+from colog.app.dashboards import saved_objects as so
+from colog.core.fields import mapping_properties
 
 pytestmark = pytest.mark.integration
 
@@ -114,8 +114,8 @@ def logs_index(opensearch):
 @pytest.fixture(scope="module")
 def incidents_index(opensearch):
     """colog-incidents as the enricher would fill it from these events (quiet period 5 min)."""
-    from colog.settings import Settings
-    from enricher.incidents import update_incidents
+    from colog.core.settings import Settings
+    from colog.services.enrich.incidents import update_incidents
 
     index = f"colog-incidents-dash-{uuid.uuid4().hex[:8]}"
     settings = Settings(incidents_index=index, incident_quiet_period_s=300.0)
@@ -160,7 +160,7 @@ def test_every_saved_object_parses_and_references_resolve(bundle):
 def test_committed_bundle_is_what_the_builder_writes(bundle):
     import importlib.util
 
-    from colog.settings import PROJECT_ROOT
+    from colog.core.settings import PROJECT_ROOT
 
     spec = importlib.util.spec_from_file_location(
         "build_bundle", PROJECT_ROOT / "dashboards" / "build_bundle.py")
@@ -270,8 +270,8 @@ def test_open_incidents_table(opensearch, bundle, incidents_index):
 @pytest.fixture(scope="module")
 def drift_index(opensearch):
     """colog-drift as two drift checks would leave it (one hour apart)."""
-    from colog.settings import Settings
-    from drift.store import write_checks
+    from colog.core.settings import Settings
+    from colog.services.drift.store import write_checks
 
     index = f"colog-drift-dash-{uuid.uuid4().hex[:8]}"
     docs = []
@@ -352,7 +352,7 @@ def test_render_charts_draws_the_dashboard_from_its_queries(opensearch, logs_ind
                                                             incidents_index, tmp_path):
     import importlib.util
 
-    from colog.settings import PROJECT_ROOT
+    from colog.core.settings import PROJECT_ROOT
 
     spec = importlib.util.spec_from_file_location(
         "render_charts", PROJECT_ROOT / "scripts" / "render_charts.py")

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from colog.settings import Settings
-from drift.check import run_check
-from drift.store import FLAG_KEY, clear_flag, read_flag
+from colog.core.settings import Settings
+from colog.services.drift.check import run_check
+from colog.services.drift.store import FLAG_KEY, clear_flag, read_flag
 from tests.fixtures.enrich import colog_env
-from trainer.scheduled import retrain_once
+from colog.services.train.scheduled import retrain_once
 
 pytestmark = pytest.mark.integration
 NEWEST = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -129,7 +129,7 @@ def test_scheduled_retraining_obeys_the_flag(opensearch, redis_server, drift_set
 
 def test_the_training_profile_is_the_reference_when_the_release_recorded_one(
         opensearch, redis_server, drift_settings):
-    from trainer.release import record
+    from colog.services.train.release import record
 
     # The live version 5 was trained on t1..t3; the recent traffic also carries t9, never seen.
     record(opensearch, drift_settings, {"action": "release", "version": "5", "profile": {
@@ -148,7 +148,7 @@ def test_the_training_profile_is_the_reference_when_the_release_recorded_one(
 
 
 def test_a_partial_training_profile_is_not_a_reference(opensearch, redis_server, drift_settings):
-    from trainer.release import record
+    from colog.services.train.release import record
 
     # Fine-tuned from a model trained from files: what the parent saw is unknown.
     record(opensearch, drift_settings, {"action": "release", "version": "5", "profile": {
@@ -187,7 +187,7 @@ def test_colog_drift_prints_the_state_per_stream(opensearch, redis_server, drift
            "COLOG_DRIFT_MIN_EVENTS": "50", "COLOG_MODELS_INDEX": drift_settings.models_index}
     import os
 
-    run = subprocess.run([sys.executable, "-m", "colog.cli", "drift", "--record"],
+    run = subprocess.run([sys.executable, "-m", "colog.app.cli", "drift", "--record"],
                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     lines = [line for line in run.stdout.splitlines() if "changing" in line or "stable" in line]
@@ -200,10 +200,10 @@ def test_drift_of_streams_enriched_by_the_real_pipeline(opensearch, redis_server
                                                         tmp_path):
     """Template ids from the worker's own Drain state, scores from the served model: halfway
     through, one stream starts logging messages of other templates, the other carries on."""
-    from enricher.context import build_context
-    from enricher.ingest import ingest_file
-    from enricher.one_pass import run_pass
-    from enricher.setup import run_setup
+    from colog.services.enrich.context import build_context
+    from colog.services.enrich.ingest import ingest_file
+    from colog.services.enrich.one_pass import run_pass
+    from colog.services.enrich.setup import run_setup
     from tests import synthetic
     from tests.integration.test_enrichment import write_jsonl
 
@@ -240,7 +240,7 @@ def test_drift_of_streams_enriched_by_the_real_pipeline(opensearch, redis_server
 
 def test_a_corrupt_flag_or_profile_is_reported_not_fatal(opensearch, redis_server,
                                                           drift_settings):
-    from trainer.release import record
+    from colog.services.train.release import record
 
     record(opensearch, drift_settings, {"action": "release", "version": "5",
                                         "profile": {"templates": {"t1": "lots"}}})

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from colog.stack import elasticsearch as es_stack
-from colog.stack import manager, process
+from colog.app.stack import elasticsearch as es_stack
+from colog.app.stack import manager, process
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def test_data_lives_per_version(opensearch, stack_settings, stack_started):
 
 
 def test_setup_says_why_there_is_no_pipeline(opensearch, stack_settings):
-    from enricher.setup import run_setup
+    from colog.services.enrich.setup import run_setup
 
     report = run_setup(opensearch, stack_settings.model_copy(update={
         "index_pattern": "logs-esstack-*", "drift_index": "colog-drift-esstack"}))

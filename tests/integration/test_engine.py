@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from colog.engine import as_engine
-from colog.engine import errors
-from colog.reader import PIT_KEEP_ALIVE, point_in_time, stream_sort
+from colog.core.engine import as_engine
+from colog.core.engine import errors
+from colog.core.engine.reader import PIT_KEEP_ALIVE, point_in_time, stream_sort
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def test_templates_round_trip(opensearch):
 
 def test_the_pipeline_is_installed_exactly_where_the_node_has_the_set_processor(
         opensearch, stack_settings):
-    from enricher.setup import PIPELINE, SetupReport, install_pipeline
+    from colog.services.enrich.setup import PIPELINE, SetupReport, install_pipeline
 
     report = SetupReport()
     install_pipeline(opensearch, stack_settings, report)

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from colog.fields import ANOMALY_TYPES, FINAL_STATUSES, LABELS, POLARITIES
-from colog.parsing.masking import mask_message
-from enricher.context import build_context
-from enricher.ingest import ingest_file
-from enricher.one_pass import run_pass
-from enricher.setup import run_setup
+from colog.core.fields import ANOMALY_TYPES, FINAL_STATUSES, LABELS, POLARITIES
+from colog.core.parsing.masking import mask_message
+from colog.services.enrich.context import build_context
+from colog.services.enrich.ingest import ingest_file
+from colog.services.enrich.one_pass import run_pass
+from colog.services.enrich.setup import run_setup
 from tests.fixtures.enrich import colog_env
 
 pytestmark = pytest.mark.integration
@@ -167,8 +167,8 @@ class RecordingScorer:
 
 
 def test_context_is_the_own_streams_neighbours_across_batches(enrich_env, opensearch, tmp_path):
-    from colog.serving.client import TritonClient
-    from enricher.scorers import TritonScorer
+    from colog.core.serving.client import TritonClient
+    from colog.services.enrich.verdict_sources import TritonScorer
 
     index = "logs-window-1"
     rows = enrich_env.records  # three interleaved streams
@@ -267,7 +267,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_clean_run(enrich_env, opensearc
 # --- Celery worker + beat ---------------------------------------------------------------------
 
 def test_celery_worker_and_beat_enrich_everything(enrich_env, opensearch, tmp_path):
-    from colog.stack.process import free_port
+    from colog.app.stack.process import free_port
 
     rows = enrich_env.records
     load(enrich_env, opensearch, tmp_path, "logs-celery-1", rows)
@@ -331,10 +331,10 @@ def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redi
                                                     tmp_path, monkeypatch):
     """While no worker takes them, ticks of beat add no second task for a partition to the real
     broker queue; a task taken off the queue lets the next tick queue the partition again."""
-    from enricher import tasks
-    from enricher.celery_app import QUEUE
+    from colog.app.worker import tasks
+    from colog.app.worker.celery_app import QUEUE
 
-    from colog.settings import get_settings
+    from colog.core.settings import get_settings
     from tests.fixtures.enrich import colog_env
 
     rows = enrich_env.records

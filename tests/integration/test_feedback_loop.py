@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from colog.cli import app
+from colog.app.cli import app
 from tests import synthetic
-from colog.settings import Settings
+from colog.core.settings import Settings
 from tests.fixtures.enrich import colog_env
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def env_of(settings, **extra) -> dict:
 
 
 def cli(env: dict, *args: str):
-    from colog.settings import get_settings
+    from colog.core.settings import get_settings
 
     get_settings.cache_clear()
     try:
@@ -60,11 +60,11 @@ def cli(env: dict, *args: str):
 def loop(enrich_env, opensearch, tmp_path_factory):
     """Own tritonserver serving the synthetic model as version 1; the stream ingested and
     enriched once."""
-    from colog.serving import repository
-    from colog.stack import process
-    from colog.stack import triton as stack_triton
-    from enricher.setup import run_setup
-    from enricher.ingest import ingest_file
+    from colog.core.serving import repository
+    from colog.app.stack import process
+    from colog.app.stack import triton as stack_triton
+    from colog.services.enrich.setup import run_setup
+    from colog.services.enrich.ingest import ingest_file
 
     root = tmp_path_factory.mktemp("feedback")
     http, grpc, metrics = (process.free_port() for _ in range(3))
@@ -97,10 +97,10 @@ def loop(enrich_env, opensearch, tmp_path_factory):
 
 
 def enrich(settings):
-    from colog.serving.client import TritonClient
-    from enricher.context import build_context
-    from enricher.one_pass import run_pass
-    from enricher.scorers import TritonScorer
+    from colog.core.serving.client import TritonClient
+    from colog.services.enrich.context import build_context
+    from colog.services.enrich.one_pass import run_pass
+    from colog.services.enrich.verdict_sources import TritonScorer
 
     # A client of our own: the per-process cached one may point at another test's server.
     ctx = build_context(settings, scorer=TritonScorer(TritonClient(settings)))
@@ -119,7 +119,7 @@ def quota_docs(client) -> list[dict]:
 
 def served(settings):
     """(version, probs) of the served model on a fixed input."""
-    from colog.serving.client import TritonClient
+    from colog.core.serving.client import TritonClient
     from tests.fixtures.triton import sample_inputs
 
     tokens, sequence, mask = sample_inputs(4, window=1, max_tokens=24, seed=9)
@@ -158,8 +158,8 @@ def test_no_labelled_documents_exits_non_zero(loop, opensearch):
 
 def test_labels_retrain_publish_and_reenrich(loop, opensearch):
     settings, env = loop["settings"], loop["env"]
-    from colog.stack import process
-    from colog.stack import triton as stack_triton
+    from colog.app.stack import process
+    from colog.app.stack import triton as stack_triton
 
     quota = quota_docs(opensearch)
     missed = [h for h in quota if h["_source"]["colog"]["label"] == "normal"]

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from colog.settings import Settings
+from colog.core.settings import Settings
 
-from enricher.incidents import (
+from colog.services.enrich.incidents import (
     INCIDENT_MAPPING,
     IncidentInputError,
     incident_id,
@@ -119,7 +119,7 @@ def test_bad_input_is_rejected_and_writes_nothing(opensearch, settings):
 def test_silent_streams_incidents_are_closed_by_wall_clock(opensearch, settings):
     from datetime import datetime, timedelta, timezone
 
-    from enricher.incidents import close_stale_incidents
+    from colog.services.enrich.incidents import close_stale_incidents
 
     written_at = datetime(2024, 5, 1, 13, 0, tzinfo=timezone.utc)
     update_incidents(opensearch, settings, stream_of("host-b"), events_of("host-b"),

@@ -15,10 +15,10 @@ import warnings
 
 import pytest
 
-from colog.settings import Settings
+from colog.core.settings import Settings
 
-from colog import monitors as mon
-from enricher.incidents import update_incidents
+from colog.app.dashboards import monitors as mon
+from colog.services.enrich.incidents import update_incidents
 from tests.integration.test_dashboards import create_logs_index, enriched_docs, stream_of
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def data(opensearch):
         index_pattern=logs, incidents_index=incidents, incident_quiet_period_s=300.0,
         alert_interval_minutes=10, alert_min_anomalies=4, alert_min_incidents=1,
         drift_index=f"colog-drift-mon-{suffix}")
-    from drift.store import write_checks
+    from colog.services.drift.store import write_checks
 
     checked = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_checks(opensearch, settings, [  # one drifted stream and a calm one, checked just now

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from enricher.context import build_context
-from enricher.lease import LOCK_KEY, LeaseLost, PartitionLease
-from enricher.one_pass import run_pass
+from colog.services.enrich.context import build_context
+from colog.services.enrich.lease import LOCK_KEY, LeaseLost, PartitionLease
+from colog.services.enrich.one_pass import run_pass
 from tests.integration.test_enrichment import all_docs, load
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """The chart's publish path with real servers: two tritonservers serve ONE shared model
 repository (the ReadWriteMany volume of the chart), both with the repository API restricted to
-a header, and a publish (trainer.release.place_and_load, what `colog train --from-opensearch`
+a header, and a publish (colog.services.train.release.place_and_load, what `colog train --from-opensearch`
 and `colog rollback` run in the trainer Job) loads the new version on both."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from colog.serving import repository
-from colog.serving.seed import build
-from colog.settings import Settings
+from colog.core.serving import repository
+from colog.core.serving.seed import build
+from colog.core.settings import Settings
 from tests.fixtures.triton import build_tiny_model, sample_inputs
 
 pytestmark = pytest.mark.integration
@@ -22,8 +22,8 @@ HEADER, KEY = "colog-admin", "s3cret-repository-key"
 
 def _start(root: Path, name: str, shared: Path):
     """A tritonserver of its own (ports, cache) on the shared repository, `colog` only."""
-    from colog.stack import process
-    from colog.stack import triton as stack_triton
+    from colog.app.stack import process
+    from colog.app.stack import triton as stack_triton
 
     http, grpc, metrics = (process.free_port() for _ in range(3))
     settings = Settings(cache_dir=root / name, triton_url=f"127.0.0.1:{grpc}",
@@ -47,7 +47,7 @@ def _start(root: Path, name: str, shared: Path):
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory):
-    from colog.stack import process
+    from colog.app.stack import process
 
     root = tmp_path_factory.mktemp("replicas")
     shared = root / "shared-models"
@@ -64,7 +64,7 @@ def replicas(tmp_path_factory):
 
 
 def _answers(settings: Settings):
-    from colog.serving.client import TritonClient
+    from colog.core.serving.client import TritonClient
 
     client = TritonClient(settings, retries=1)
     try:
@@ -80,7 +80,7 @@ def _publisher(shared: Path, servers: list[Settings], **extra) -> Settings:
 
 
 def test_a_publish_loads_the_new_version_on_every_replica(replicas, tmp_path):
-    from trainer.release import ReleaseError, place_and_load
+    from colog.services.train.release import ReleaseError, place_and_load
 
     shared, models, servers = replicas
     before = [_answers(s) for s in servers]
@@ -96,7 +96,7 @@ def test_a_publish_loads_the_new_version_on_every_replica(replicas, tmp_path):
     key_file.write_text(KEY)
     publisher = _publisher(shared, servers, triton_repository_api_header=HEADER,
                            triton_repository_api_key_file=key_file)
-    from colog.serving.replicas import load_everywhere
+    from colog.core.serving.replicas import load_everywhere
 
     report = load_everywhere(publisher)
     assert report.ok and report.loaded == [s.triton_url for s in servers]

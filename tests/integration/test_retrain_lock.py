@@ -3,8 +3,8 @@
 
 import pytest
 
-from colog.settings import Settings
-from trainer.scheduled import RetrainLock, retrain_once
+from colog.core.settings import Settings
+from colog.services.train.scheduled import RetrainLock, retrain_once
 
 pytestmark = pytest.mark.integration
 

@@ -14,17 +14,17 @@ import time
 
 import pytest
 
-from colog.serving.client import TritonClient
-from enricher.context import build_context
-from enricher.ingest import ingest_file
-from enricher.one_pass import run_pass
-from enricher.scorers import LocalScorer
-from enricher.setup import run_setup
-from shadow import deployment
-from shadow.report import shadow_report
+from colog.core.serving.client import TritonClient
+from colog.services.enrich.context import build_context
+from colog.services.enrich.ingest import ingest_file
+from colog.services.enrich.one_pass import run_pass
+from colog.services.enrich.verdict_sources import LocalScorer
+from colog.services.enrich.setup import run_setup
+from colog.services.shadow import deployment
+from colog.services.shadow.report import shadow_report
 from tests.fixtures.enrich import colog_env, served, serving_settings, train_synthetic_model
 from tests.integration.test_enrichment import all_docs, write_jsonl
-from trainer.release import releases
+from colog.services.train.release import releases
 
 pytestmark = pytest.mark.integration
 LIVE_FIELDS = ("label", "anomaly_type", "model")
@@ -101,7 +101,7 @@ def test_shadow_scores_beside_live_and_promotes_through_the_gate(shadow_env, ope
     assert sum(by_stream.values()) == flips
 
     env = {**os.environ, **colog_env(opts), "COLOG_MODELS_INDEX": opts.models_index}
-    shown = subprocess.run([sys.executable, "-m", "colog.cli", "shadow", "report"], env=env,
+    shown = subprocess.run([sys.executable, "-m", "colog.app.cli", "shadow", "report"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert f"{len(rows)} documents scored by both" in shown.stdout

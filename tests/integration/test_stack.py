@@ -12,12 +12,12 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from colog.opensearch_client import make_client
-from colog.settings import Settings
-from colog.stack import manager, process
-from colog.stack import opensearch as opensearch_stack
-from colog.stack import redis as redis_stack
-from colog.stack.process import StackError
+from colog.core.engine.opensearch_client import make_client
+from colog.core.settings import Settings
+from colog.app.stack import manager, process
+from colog.app.stack import opensearch as opensearch_stack
+from colog.app.stack import redis as redis_stack
+from colog.app.stack.process import StackError
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,7 @@ def test_opensearch_port_in_use_says_what_to_do(listening_socket, tmp_path):
 def test_opensearch_missing_java_says_what_to_do(monkeypatch, tmp_path, capfd):
     """A JAVA_HOME without Java is skipped (said on stderr); with no fitting Java anywhere, start
     says which Java the version needs and what to install."""
-    from colog.stack import java
+    from colog.app.stack import java
 
     monkeypatch.delenv("OPENSEARCH_JAVA_HOME", raising=False)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))

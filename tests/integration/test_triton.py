@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from colog.model.bundle import load_model_dir
-from colog.serving import repository
-from colog.serving.client import ModelNotReady, TritonClient, TritonError, TritonUnavailable
-from colog.stack import process
-from colog.stack import triton as stack_triton
+from colog.core.model.bundle import load_model_dir
+from colog.core.serving import repository
+from colog.core.serving.client import ModelNotReady, TritonClient, TritonError, TritonUnavailable
+from colog.app.stack import process
+from colog.app.stack import triton as stack_triton
 from tests.fixtures.triton import build_tiny_model, sample_inputs
 
 integration = pytest.mark.integration
@@ -44,7 +44,7 @@ def test_colog_batch_matches_in_process(triton, protocol):
 
 @integration
 def test_embedder_matches_sentence_transformers(triton):
-    from colog.features.embedding import load_sentence_model
+    from colog.core.features.embedding import load_sentence_model
 
     texts = ["connection to <IP> refused", "user <*> logged in", "", "ünïcödé disk full"] * 40
     served = triton.client().embed(texts)  # 160 texts: two requests of at most 128
@@ -55,7 +55,7 @@ def test_embedder_matches_sentence_transformers(triton):
 
 @integration
 def test_model_parameters_come_from_the_config(triton):
-    from colog.verdict import Thresholds
+    from colog.core.verdict import Thresholds
 
     params = triton.client().model_parameters()
     assert (params.window, params.sequence_mode, params.max_tokens) == (1, "context", 16)
@@ -69,8 +69,8 @@ def test_model_parameters_come_from_the_config(triton):
 def test_new_version_is_served_without_restart(triton, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from colog.cli.app import app
-    from colog.settings import get_settings
+    from colog.app.cli.app import app
+    from colog.core.settings import get_settings
 
     pid = process.running_pid(triton.settings, stack_triton.NAME)
     client = triton.client()

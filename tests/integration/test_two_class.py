@@ -11,16 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colog.features.windows import centre_column
-from colog.records import order_by_stream_time, record_from_dict
-from colog.scoring import score_records
-from colog.serving.client import TritonClient
-from colog.serving.repository import place_version
-from colog.verdict import neighbour_max
-from enricher.context import build_context
-from enricher.ingest import ingest_file
-from enricher.one_pass import run_pass
-from enricher.setup import run_setup
+from colog.core.features.windows import centre_column
+from colog.core.records import order_by_stream_time, record_from_dict
+from colog.core.model.in_process import score_records
+from colog.core.serving.client import TritonClient
+from colog.core.serving.repository import place_version
+from colog.core.verdict import neighbour_max
+from colog.services.enrich.context import build_context
+from colog.services.enrich.ingest import ingest_file
+from colog.services.enrich.one_pass import run_pass
+from colog.services.enrich.setup import run_setup
 from tests import synthetic
 from tests.fixtures.enrich import served, serving_settings, train_synthetic_model
 from tests.integration.test_enrichment import all_docs, write_jsonl

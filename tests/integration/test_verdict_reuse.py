@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from enricher.bench import flush_caches, reset_status
-from enricher.context import build_context
-from enricher.one_pass import run_pass
+from colog.app.bench import flush_caches, reset_status
+from colog.services.enrich.context import build_context
+from colog.services.enrich.one_pass import run_pass
 from tests.integration.test_enrichment import all_docs, load
 
 pytestmark = pytest.mark.integration
@@ -86,8 +86,8 @@ def test_reuse_writes_the_verdicts_of_a_pass_without_it(enrich_env, opensearch, 
 
 def test_a_new_version_never_reads_the_old_versions_verdicts(enrich_env, opensearch,
                                                              redis_server, tmp_path):
-    from colog.serving import repository
-    from colog.serving.client import TritonClient
+    from colog.core.serving import repository
+    from colog.core.serving.client import TritonClient
     from tests.fixtures.triton import build_tiny_model
 
     index = "logs-reuse-2"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from colog.settings import Settings
+from colog.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 COLOG = str(Path(sys.executable).with_name("colog"))
@@ -34,8 +34,8 @@ def _wait(predicate, timeout: float) -> bool:
 
 
 def test_heartbeat_stops_without_the_broker_and_resumes_with_it(tmp_path):
-    from colog.stack import process
-    from colog.stack import redis as redis_stack
+    from colog.app.stack import process
+    from colog.app.stack import redis as redis_stack
 
     settings = Settings(cache_dir=tmp_path / "cache",
                         redis_url=f"redis://127.0.0.1:{process.free_port()}/0")

@@ -12,9 +12,9 @@ import urllib.request
 
 import pytest
 
-from enricher.context import build_context
-from enricher.lease import LOCK_KEY
-from enricher.one_pass import run_pass
+from colog.services.enrich.context import build_context
+from colog.services.enrich.lease import LOCK_KEY
+from colog.services.enrich.one_pass import run_pass
 from tests import synthetic
 from tests.integration.test_enrichment import COLOG, ROOT, _env, load
 
@@ -56,8 +56,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 def test_sigterm_mid_pass_stops_at_a_batch_boundary_and_loses_nothing(
         enrich_env, opensearch, redis_server, tmp_path):
-    from colog.stack.process import free_port
-    from enricher.celery_app import QUEUE
+    from colog.app.stack.process import free_port
+    from colog.app.worker.celery_app import QUEUE
 
     rows = synthetic.records(streams=3, per_stream=120, seed=23)
     load(enrich_env, opensearch, tmp_path, CLEAN, rows)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from enricher.writer import Update, write_updates
+from colog.services.enrich.writer import Update, write_updates
 
 pytestmark = pytest.mark.integration
 INDEX = "logs-writer-1"

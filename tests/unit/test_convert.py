@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from colog.cli import app
-from colog.records import read_records
+from colog.app.cli import app
+from colog.core.records import read_records
 
 runner = CliRunner()
 

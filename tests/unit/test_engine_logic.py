@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from colog.cli.errors import EXIT_OPENSEARCH, classify
-from colog.engine import errors
-from colog.opensearch_client import client_options, elasticsearch_options
-from colog.settings import Settings
-from colog.stack.java import JavaNeed, need_for
+from colog.app.cli.errors import EXIT_OPENSEARCH, classify
+from colog.core.engine import errors
+from colog.core.engine.opensearch_client import client_options, elasticsearch_options
+from colog.core.settings import Settings
+from colog.app.stack.java import JavaNeed, need_for
 
 PASSWORD = "Sup3r-s3cret-pw"
 
@@ -34,7 +34,7 @@ def _es_error(cls, status: int, error_type: str, reason: str):
 def test_elasticsearch_errors_become_the_neutral_classes(status, cls, wanted):
     import elasticsearch
 
-    from colog.engine.elasticsearch import translated
+    from colog.core.engine.elasticsearch import translated
 
     with pytest.raises(wanted) as caught:
         with translated():
@@ -52,7 +52,7 @@ def test_elasticsearch_errors_become_the_neutral_classes(status, cls, wanted):
 def test_opensearch_errors_become_the_neutral_classes(status, cls, wanted):
     from opensearchpy import exceptions as os_exc
 
-    from colog.engine.opensearch import translated
+    from colog.core.engine.opensearch import translated
 
     with pytest.raises(wanted) as caught:
         with translated():
@@ -68,8 +68,8 @@ def test_connection_failures_become_unreachable_and_tls_failed():
     import elastic_transport
     from opensearchpy import exceptions as os_exc
 
-    from colog.engine import elasticsearch as es_engine
-    from colog.engine import opensearch as os_engine
+    from colog.core.engine import elasticsearch as es_engine
+    from colog.core.engine import opensearch as os_engine
 
     with pytest.raises(errors.TLSFailed):
         with es_engine.translated():
@@ -137,10 +137,10 @@ def test_both_clients_get_the_same_auth_and_tls_options(tmp_path: Path):
 
 
 def test_connect_builds_the_configured_engine_without_touching_the_network():
-    from colog.engine import connect
-    from colog.engine.elasticsearch import ElasticsearchEngine
-    from colog.engine.opensearch import OpenSearchEngine
-    from colog.reader import stream_sort
+    from colog.core.engine import connect
+    from colog.core.engine.elasticsearch import ElasticsearchEngine
+    from colog.core.engine.opensearch import OpenSearchEngine
+    from colog.core.engine.reader import stream_sort
 
     os_engine = connect(Settings(engine="opensearch"))
     es_engine = connect(Settings(engine="elasticsearch"))

@@ -2,9 +2,9 @@
 
 import pytest
 
-from colog.fields import STATUS_FAILED, STATUS_SKIPPED
-from colog.streams import StreamRef, partition_of, stream_of_hit, stream_ref
-from enricher.validation import check_document
+from colog.core.fields import STATUS_FAILED, STATUS_SKIPPED
+from colog.core.engine.streams import StreamRef, partition_of, stream_of_hit, stream_ref
+from colog.services.enrich.validation import check_document
 
 PRIMARY = ["host.name", "log.file.path"]
 FALLBACK = ["event.dataset"]
@@ -82,8 +82,8 @@ def test_two_class_scoring_covers_the_targets_neighbours_and_maps_back():
     its own row among the scored ones."""
     import numpy as np
 
-    from colog.features.windows import window_indices
-    from enricher.stream_pass import rows_of, scored_positions
+    from colog.core.features.windows import window_indices
+    from colog.services.enrich.stream_pass import rows_of, scored_positions
 
     index = window_indices(["s"] * 8, 1, "context")
     targets = [3, 4, 5]
@@ -99,7 +99,7 @@ def test_two_class_scoring_covers_the_targets_neighbours_and_maps_back():
 
 
 def test_ingest_time_of_a_hit_for_the_latency_metric():
-    from enricher.stream_pass import _ingested_at
+    from colog.services.enrich.stream_pass import _ingested_at
 
     hit = {"_source": {"event": {"ingested": "2026-12-02T10:00:00.500Z"}}}
     assert _ingested_at(hit) == pytest.approx(1796205600.5)

@@ -1,4 +1,4 @@
-"""colog/cli/errors.py: which server failed, the line that says so, and what it never prints.
+"""colog/app/cli/errors.py: which server failed, the line that says so, and what it never prints.
 (tests/integration/test_cli_errors.py runs the real commands against closed ports.)"""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import pytest
 from opensearchpy import exceptions as os_exc
 from redis import exceptions as redis_exc
 
-from colog.cli.errors import (EXIT_OPENSEARCH, EXIT_REDIS, EXIT_TRITON, Failure, _scrub,
+from colog.app.cli.errors import (EXIT_OPENSEARCH, EXIT_REDIS, EXIT_TRITON, Failure, _scrub,
                               classify, redact)
-from colog.serving.client import ModelNotReady, TritonError, TritonUnavailable
-from colog.settings import Settings
-from colog.stack.process import free_port
+from colog.core.serving.client import ModelNotReady, TritonError, TritonUnavailable
+from colog.core.settings import Settings
+from colog.app.stack.process import free_port
 
 
 @pytest.mark.parametrize("text,shown", [
@@ -41,7 +41,7 @@ def raised(call) -> BaseException:
 
 
 def test_opensearch_unreachable_is_named_with_its_url_and_the_socket_error():
-    from colog.opensearch_client import make_client
+    from colog.core.engine.opensearch_client import make_client
 
     s = settings(opensearch_url=f"http://127.0.0.1:{free_port()}", opensearch_timeout_s=2)
     failure = classify(raised(lambda: make_client(s).info()), s)
@@ -135,7 +135,7 @@ def test_a_deliberate_exit_raised_from_a_server_error_keeps_its_own_code():
     import typer
     from typer.testing import CliRunner
 
-    from colog.cli.errors import FailWell
+    from colog.app.cli.errors import FailWell
 
     demo = typer.Typer(cls=FailWell)
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from colog.features.embedding import EMBEDDING_DIM, MemoryCache, SentenceEmbedder
-from colog.features.semantic import SemanticTokenizer, semantic_text
+from colog.core.features.embedding import EMBEDDING_DIM, MemoryCache, SentenceEmbedder
+from colog.core.features.semantic import SemanticTokenizer, semantic_text
 
 
 def test_semantic_text_turns_placeholders_into_words():

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from colog.cli import app
-from trainer.export import in_holdout, merge_label
-from trainer.release import gate
+from colog.app.cli import app
+from colog.services.train.export import in_holdout, merge_label
+from colog.services.train.release import gate
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -109,7 +109,7 @@ def test_gate_compares_point_view_when_heads_differ():
 ])
 def test_cli_rejects_bad_input_before_touching_servers(args, words, monkeypatch):
     monkeypatch.setenv("COLOG_OPENSEARCH_URL", "http://127.0.0.1:1")  # nothing must be asked
-    from colog.settings import get_settings
+    from colog.core.settings import get_settings
 
     get_settings.cache_clear()
     result = runner.invoke(app, args)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from enricher.incidents import (
+from colog.services.enrich.incidents import (
     CLOSED,
     OPEN,
     IncidentInputError,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from colog.parsing.formats import FormatError
-from enricher.ingest import jsonl_documents, raw_documents
+from colog.core.parsing.formats import FormatError
+from colog.services.enrich.ingest import jsonl_documents, raw_documents
 
 
 def test_jsonl_lines_become_documents_or_numbered_rejections(tmp_path):

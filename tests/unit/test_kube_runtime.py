@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from colog.serving import repository
-from colog.serving.replicas import EndpointError, endpoints, resolve
-from colog.serving.seed import build, main as seed_main, seed
-from colog.settings import Settings
-from enricher import shutdown
-from enricher.health import Progress, liveness
+from colog.core.serving import repository
+from colog.core.serving.replicas import EndpointError, endpoints, resolve
+from colog.core.serving.seed import build, main as seed_main, seed
+from colog.core.settings import Settings
+from colog.services.enrich import shutdown
+from colog.services.enrich.health import Progress, liveness
 from tests.fixtures.triton import build_tiny_model
 
 
@@ -116,7 +116,7 @@ def test_cache_redis_defaults_to_the_state_redis(monkeypatch):
 
 
 def test_repository_api_key_is_read_from_its_file_each_time(tmp_path):
-    from colog.serving.client import TritonClient, TritonError
+    from colog.core.serving.client import TritonClient, TritonError
 
     key = tmp_path / "key"
     key.write_text("first\n")

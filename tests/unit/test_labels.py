@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from colog.labels import (
+from colog.core.labels import (
     WEAK_ANOMALY_PHRASES,
     LabelError,
     level_is_anomalous,

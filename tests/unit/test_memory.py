@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from colog.model.memory import TemplateMemory, token_key
+from colog.core.model.memory import TemplateMemory, token_key
 
 TWO = ["normal", "anomaly"]
 FOUR = ["normal", "event", "context", "both"]
@@ -54,7 +54,7 @@ def test_round_trip_and_bad_files(tmp_path):
 
 
 def test_a_model_directory_with_a_corrupt_memory_says_so(tmp_path):
-    from colog.model.bundle import ModelDirError, load_model_dir
+    from colog.core.model.bundle import ModelDirError, load_model_dir
     from tests.unit.test_model import saved
 
     out, _, _ = saved(tmp_path)
@@ -66,8 +66,8 @@ def test_a_model_directory_with_a_corrupt_memory_says_so(tmp_path):
 def test_a_saved_memory_decides_served_predictions(tmp_path):
     import torch
 
-    from colog.model.bundle import load_model_dir, save_model_dir
-    from colog.model.network import CoLog
+    from colog.core.model.bundle import load_model_dir, save_model_dir
+    from colog.core.model.network import CoLog
     from tests.unit.test_model import inputs, small_config
 
     config = small_config()

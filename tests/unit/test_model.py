@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from colog.model.bundle import ModelDirError, load_model_dir, save_model_dir
-from colog.model.config import ABLATIONS, ConfigError, ModelConfig
-from colog.model.network import CoLog, masked_softmax
+from colog.core.model.bundle import ModelDirError, load_model_dir, save_model_dir
+from colog.core.model.config import ABLATIONS, ConfigError, ModelConfig
+from colog.core.model.network import CoLog, masked_softmax
 
 VOCAB = 500
 L = 12
@@ -134,7 +134,7 @@ def test_masked_softmax_rows():
 
 
 def test_minilm_initialisation_is_frozen_and_matches_the_package():
-    from colog.model.network import minilm_word_embeddings
+    from colog.core.model.network import minilm_word_embeddings
 
     model = CoLog(ModelConfig(vocab_size=30522, hidden=32, projection=64))
     reference = minilm_word_embeddings()
@@ -168,7 +168,7 @@ def test_mal_lets_every_node_see_the_others():
     """The paper's MAL mixes nodes of one modality: changing one token changes the others'
     outputs; the gate ablation only passes a pooled summary (still a dependence, but the
     attention version must depend on it too)."""
-    from colog.model.network import ModalityAdaptation
+    from colog.core.model.network import ModalityAdaptation
 
     torch.manual_seed(0)
     layer = ModalityAdaptation(hidden=16, projection=32, dropout=0.0).eval()
@@ -328,8 +328,8 @@ def test_loading_needs_no_trainer_code(tmp_path):
     import sys
 
     out, _, _ = saved(tmp_path)
-    code = ("import sys; from colog.model.bundle import load_model_dir; "
+    code = ("import sys; from colog.core.model.bundle import load_model_dir; "
             f"load_model_dir({str(out)!r}); "
-            "assert not [m for m in sys.modules if m.startswith('trainer')], 'trainer imported'")
+            "assert not [m for m in sys.modules if m.startswith('colog.services.train')], 'trainer imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     shutil.rmtree(out)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colog.serving.onnx_export import PARITY_ATOL, export_colog, export_sentence_model
-from colog.serving.onnx_runtime import (OnnxCoLog, OnnxSentenceEncoder, length_buckets,
+from colog.core.serving.onnx_export import PARITY_ATOL, export_colog, export_sentence_model
+from colog.core.serving.onnx_runtime import (OnnxCoLog, OnnxSentenceEncoder, length_buckets,
                                         real_lengths)
 from tests.fixtures.triton import build_tiny_model, sample_inputs
 
@@ -14,7 +14,7 @@ from tests.fixtures.triton import build_tiny_model, sample_inputs
 @pytest.mark.parametrize("num_classes,window,mode", [(2, 1, "context"), (4, 2, "context"),
                                                      (4, 1, "background")])
 def test_colog_export_matches_pytorch(tmp_path, num_classes, window, mode):
-    from colog.model.bundle import load_model_dir
+    from colog.core.model.bundle import load_model_dir
 
     model_dir = build_tiny_model(tmp_path / "m", seed=3, window=window, sequence_mode=mode,
                                  num_classes=num_classes)
@@ -34,8 +34,8 @@ def test_colog_export_matches_pytorch(tmp_path, num_classes, window, mode):
 
 def test_template_memory_applies_to_onnx_outputs(tmp_path):
     """The memory is a lookup outside the graph: ONNX serving must still apply it."""
-    from colog.model.bundle import load_model_dir
-    from colog.model.memory import TemplateMemory
+    from colog.core.model.bundle import load_model_dir
+    from colog.core.model.memory import TemplateMemory
 
     tokens, sequence, mask = sample_inputs(6)
     memory = TemplateMemory.build(tokens[:3], np.array([1, 1, 1]))
@@ -49,7 +49,7 @@ def test_template_memory_applies_to_onnx_outputs(tmp_path):
 
 def test_export_refuses_a_graph_that_disagrees(tmp_path, monkeypatch):
     """The parity check is what keeps a wrong export out of the repository."""
-    from colog.serving.onnx_export import ExportError, export_colog_or_warn
+    from colog.core.serving.onnx_export import ExportError, export_colog_or_warn
 
     model_dir = build_tiny_model(tmp_path / "m", seed=5)
     real = OnnxCoLog.predict
@@ -67,7 +67,7 @@ def test_export_refuses_a_graph_that_disagrees(tmp_path, monkeypatch):
 
 
 def test_sentence_export_matches_sentence_transformers(tmp_path):
-    from colog.features.embedding import load_sentence_model
+    from colog.core.features.embedding import load_sentence_model
 
     texts = ["Receiving block <*> src: /<IP>:<NUM> dest: /<IP>:<NUM>", "", "error",
              "session opened for user root by (uid=0)", "x " * 400]  # the last is truncated

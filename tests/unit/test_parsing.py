@@ -6,13 +6,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from colog.parsing.formats import (BUILTIN_FORMATS, LOGHUB_SAMPLES, FormatError, get_format,
+from colog.core.parsing.formats import (BUILTIN_FORMATS, LOGHUB_SAMPLES, FormatError, get_format,
                                    resolve_format)
-from colog.parsing.header import HeaderSpecError, compile_header
-from colog.parsing.lines import LineError, LineParser, ParsedLine
-from colog.parsing.masking import drain_masking_instructions, mask_message
-from colog.parsing.templates import TemplateParser, TemplateStateError
-from colog.parsing.timestamps import YearRollover
+from colog.core.parsing.header import HeaderSpecError, compile_header
+from colog.core.parsing.lines import LineError, LineParser, ParsedLine
+from colog.core.parsing.masking import drain_masking_instructions, mask_message
+from colog.core.parsing.drain import TemplateParser, TemplateStateError
+from colog.core.parsing.timestamps import YearRollover
 
 UTC = timezone.utc
 

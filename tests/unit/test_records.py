@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from colog.records import RecordsError, read_records
+from colog.core.records import RecordsError, read_records
 
 
 def write(tmp_path, lines):
@@ -67,7 +67,7 @@ def test_binary_file_is_rejected_clearly(tmp_path):
 def test_chronological_split_per_stream_keeps_every_source_in_validation():
     import numpy as np
 
-    from trainer.dataset import chronological_split
+    from colog.services.train.dataset import chronological_split
 
     # Source "a" logs in 2015, source "b" in 2020: a global split would validate on "b" only.
     timestamps = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 100.0, 101.0, 102.0, 103.0, 104.0])

@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from shadow.deployment import ShadowError, check_compatible
-from colog.serving.repository import FeatureParameters
+from colog.services.shadow.deployment import ShadowError, check_compatible
+from colog.core.serving.repository import FeatureParameters
 
 
 def _colog(tmp_path, *args):
     env = {"COLOG_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
            "COLOG_TRITON_URL": "127.0.0.1:9", "COLOG_OPENSEARCH_URL": "http://127.0.0.1:9"}
-    return subprocess.run([sys.executable, "-m", "colog.cli", "shadow", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "colog.app.cli", "shadow", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from colog.opensearch_client import client_options
-from colog.settings import Settings
-from colog.stack import manager
-from colog.stack import opensearch as opensearch_stack
-from colog.stack import redis as redis_stack
-from colog.stack.process import StackError, status_record, tail
+from colog.core.engine.opensearch_client import client_options
+from colog.core.settings import Settings
+from colog.app.stack import manager
+from colog.app.stack import opensearch as opensearch_stack
+from colog.app.stack import redis as redis_stack
+from colog.app.stack.process import StackError, status_record, tail
 
 
 def test_parse_components_orders_and_dedupes():
@@ -87,7 +87,7 @@ def test_tail_and_status_record(tmp_path):
 
 
 def test_get_client_is_one_per_server_not_one_per_process():
-    from colog.serving.client import get_client
+    from colog.core.serving.client import get_client
 
     first = Settings(triton_url="127.0.0.1:18001", triton_protocol="grpc")
     second = first.model_copy(update={"triton_url": "127.0.0.1:28001"})

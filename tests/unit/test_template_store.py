@@ -1,6 +1,6 @@
 """The in-memory path of the shared template store (the Redis path runs in integration)."""
 
-from enricher.templates import TemplateStore
+from colog.services.enrich.template_store import TemplateStore
 
 
 def test_same_message_shape_gets_the_same_template_id():

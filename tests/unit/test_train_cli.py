@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from typer.testing import CliRunner
 
-from colog.cli import app
+from colog.app.cli import app
 
 # Wide terminal: rich would otherwise wrap long tmp paths in error messages.
 runner = CliRunner(env={"COLUMNS": "500"})

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from colog.features.modalities import Modalities
-from trainer.baselines import BASELINES, fit_baseline
-from trainer.dataset import Dataset
-from trainer.loop import distinct_rows
+from colog.core.features.modalities import Modalities
+from colog.services.train.baselines import BASELINES, fit_baseline
+from colog.services.train.dataset import Dataset
+from colog.services.train.loop import distinct_rows
 
 
 def dataset(texts: list[tuple[str, str, str]], labels: list[int], seed: int = 0) -> Dataset:

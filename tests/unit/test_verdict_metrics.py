@@ -2,10 +2,10 @@ import numpy as np
 
 import pytest
 
-from colog.verdict import (Thresholds, anomaly_type, event_and_context_scores, neighbour_max,
+from colog.core.verdict import (Thresholds, anomaly_type, event_and_context_scores, neighbour_max,
                            predicted_classes, verdicts)
-from trainer.metrics import classification_report
-from trainer.thresholds import choose_threshold, choose_thresholds
+from colog.services.train.metrics import classification_report
+from colog.services.train.thresholds import choose_threshold, choose_thresholds
 
 
 def outputs(probs, k=3, length=4):
@@ -105,7 +105,7 @@ def test_classification_report_keys_and_undefined_auc():
 def test_shadow_label_fields_cut_like_the_full_verdicts():
     import numpy as np
 
-    from colog.verdict import Thresholds, label_fields, verdicts
+    from colog.core.verdict import Thresholds, label_fields, verdicts
 
     rng = np.random.default_rng(3)
     probs = rng.dirichlet(np.ones(4), size=50).astype(np.float32)
@@ -126,8 +126,8 @@ def test_triton_infer_refuses_unknown_outputs_before_any_call():
     import numpy as np
     import pytest
 
-    from colog.serving.client import TritonClient
-    from colog.settings import Settings
+    from colog.core.serving.client import TritonClient
+    from colog.core.settings import Settings
 
     client = TritonClient(Settings(triton_url="127.0.0.1:9"), retries=0)
     tokens = np.ones((1, 4), np.int64)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from colog.features.modalities import Modalities
-from enricher.metrics import WorkerMetrics
-from enricher.scorers import LocalScorer
-from enricher.verdict_reuse import OUTPUTS, OutputLayout, VerdictReuse, row_key
+from colog.core.features.modalities import Modalities
+from colog.services.enrich.metrics import WorkerMetrics
+from colog.services.enrich.verdict_sources import LocalScorer
+from colog.services.enrich.verdict_reuse import OUTPUTS, OutputLayout, VerdictReuse, row_key
 from tests.fixtures.triton import build_tiny_model
 
 

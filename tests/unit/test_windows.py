@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from colog.features.modalities import gather_sequence
-from colog.features.windows import centre_column, window_indices, window_length
+from colog.core.features.modalities import gather_sequence
+from colog.core.features.windows import centre_column, window_indices, window_length
 
 
 def test_context_window_stays_inside_each_stream_with_interleaving():

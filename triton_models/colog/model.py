@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from colog.serving.backend import instance_device, onnx_options, onnx_wanted
+from colog.core.serving.backend import instance_device, onnx_options, onnx_wanted
 
 MODEL_DIR = "colog_model"
-ONNX_FILE = "model.onnx"  # colog.serving.onnx_export.COLOG_ONNX
+ONNX_FILE = "model.onnx"  # colog.core.serving.onnx_export.COLOG_ONNX
 OUTPUTS = ("probs", "modality_weights", "context_attention", "token_attention")
 
 
@@ -23,12 +23,12 @@ class TritonPythonModel:
     def initialize(self, args):
         version_dir = Path(args["model_repository"]) / str(args["model_version"])
         if onnx_wanted(version_dir / ONNX_FILE):
-            from colog.serving.onnx_runtime import OnnxCoLog
+            from colog.core.serving.onnx_runtime import OnnxCoLog
 
             self.model = OnnxCoLog(version_dir / ONNX_FILE, version_dir / MODEL_DIR,
                                    **onnx_options(args))
         else:
-            from colog.model.bundle import load_model_dir
+            from colog.core.model.bundle import load_model_dir
 
             self.model = load_model_dir(version_dir / MODEL_DIR, device=instance_device(args))
         self.version = str(args["model_version"])

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from colog.serving.backend import instance_device, onnx_options, onnx_wanted
+from colog.core.serving.backend import instance_device, onnx_options, onnx_wanted
 
-ONNX_FILE = "sentence.onnx"  # colog.serving.onnx_export.SENTENCE_ONNX
+ONNX_FILE = "sentence.onnx"  # colog.core.serving.onnx_export.SENTENCE_ONNX
 
 
 class TritonPythonModel:
@@ -24,12 +24,12 @@ class TritonPythonModel:
         self.max_batch = int(config.get("max_batch_size", 128)) or 128
         artifact = Path(args["model_repository"]) / str(args["model_version"]) / ONNX_FILE
         if onnx_wanted(artifact):
-            from colog.serving.onnx_runtime import OnnxSentenceEncoder
+            from colog.core.serving.onnx_runtime import OnnxSentenceEncoder
 
             onnx = OnnxSentenceEncoder(artifact, **onnx_options(args))
             self.encode = onnx.encode
         else:
-            from colog.features.embedding import load_sentence_model
+            from colog.core.features.embedding import load_sentence_model
 
             model = load_sentence_model(device=instance_device(args))
             self.encode = lambda texts: model.encode(

@@ -7,7 +7,7 @@ dynamic batcher can put concurrent requests of one width into one `colog_sentenc
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from colog.serving.onnx_runtime import padded_word_pieces, sentence_tokenizer
+from colog.core.serving.onnx_runtime import padded_word_pieces, sentence_tokenizer
 
 
 class TritonPythonModel:

@@ -1,0 +1,47 @@
+"""Both modalities for a batch of events, one implementation for trainer and enricher."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from colog.core.features.embedding import EMBEDDING_DIM, SentenceEmbedder
+from colog.core.features.semantic import SemanticTokenizer
+from colog.core.features.windows import window_indices
+
+
+@dataclass
+class Modalities:
+    tokens: np.ndarray          # int64 [N, L]
+    sequence: np.ndarray        # float32 [N, K, 384]
+    sequence_mask: np.ndarray   # float32 [N, K]
+    window_index: np.ndarray    # int64 [N, K], -1 = no event
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def take(self, rows: np.ndarray) -> "Modalities":
+        return Modalities(self.tokens[rows], self.sequence[rows], self.sequence_mask[rows],
+                          self.window_index[rows])
+
+
+def gather_sequence(event_embeddings: np.ndarray, window_index: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the window from per-event embeddings; zero rows where there is no event."""
+    padded = np.vstack([event_embeddings, np.zeros((1, EMBEDDING_DIM), np.float32)])
+    sequence = padded[window_index]  # index -1 picks the zero row
+    mask = (window_index >= 0).astype(np.float32)
+    return sequence.astype(np.float32), mask
+
+
+def build_modalities(masked_messages: Sequence[str], stream_keys: Sequence[str],
+                     tokenizer: SemanticTokenizer, embedder: SentenceEmbedder,
+                     window: int, mode: str) -> Modalities:
+    """Events must be ordered by time within each stream."""
+    index = window_indices(stream_keys, window, mode)
+    tokens = tokenizer.encode(list(masked_messages))
+    embeddings = embedder.embed(masked_messages)
+    sequence, mask = gather_sequence(embeddings, index)
+    return Modalities(tokens, sequence, mask, index)

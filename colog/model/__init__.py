@@ -1,6 +1,0 @@
-"""The CoLog network, its config, and the self-contained model directory."""
-
-from colog.model.config import ABLATIONS, ConfigError, ModelConfig
-from colog.model.network import CoLog, CoLogOutput
-
-__all__ = ["ABLATIONS", "CoLog", "CoLogOutput", "ConfigError", "ModelConfig"]
