@@ -8,13 +8,13 @@ and the enricher never writes `colog.feedback.*` (docs/labelling.md).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from colog.core.clock import now_iso
 from colog.app.cli.app import app
 from colog.core.labels import LabelError, validate_label
 
@@ -37,9 +37,6 @@ def _client(settings):
 
     return connect(settings)
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- selecting documents ---------------------------------------------------------------------
@@ -137,7 +134,7 @@ def label_command(
     client = _client(settings)
     from colog.services.train.release import _who
 
-    feedback = {"label": value, "by": by or _who(), "at": _now()}
+    feedback = {"label": value, "by": by or _who(), "at": now_iso()}
     if context is not None:
         feedback["context_label"] = context
     doc = {"colog": {"feedback": feedback}}

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from colog.core.clock import now_iso
 from colog.services.drift.measures import DriftMeasure, DriftThresholds, WindowCounts, measure
 from colog.services.drift.profile import profile_of_version
 from colog.services.drift.store import read_flag, set_flag, write_checks
@@ -41,9 +41,6 @@ def thresholds_of(settings) -> DriftThresholds:
                            settings.drift_new_share, settings.drift_unseen_share,
                            settings.drift_score_js)
 
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _profile_for(client, settings, version: str | None) -> tuple[dict | None, str]:
@@ -99,7 +96,7 @@ def as_doc(m: DriftMeasure, windows: IndexWindows, check_id: str, at: str) -> di
 
 def run_check(client, settings, redis=None, record: bool = True) -> DriftReport:
     """Measure now; with `record`, write the measures and raise the flag on drift."""
-    report = DriftReport(uuid.uuid4().hex[:12], _now_iso())
+    report = DriftReport(uuid.uuid4().hex[:12], now_iso())
     found = newest_events(client, settings.index_pattern, settings.drift_max_streams)
     for index, newest in sorted(found.items()):
         windows = read_windows(client, index, newest, settings.drift_window_s,

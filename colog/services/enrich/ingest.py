@@ -12,9 +12,9 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
+from colog.core.clock import now_iso
 from colog.core.engine import SearchEngine, as_engine
 
 from colog.core.labels import LabelError, validate_label
@@ -35,9 +35,6 @@ class IngestReport:
 def _doc_id(index: str, source: str, line: int) -> str:
     return hashlib.blake2b(f"{index}\0{source}\0{line}".encode(), digest_size=12).hexdigest()
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def jsonl_documents(path: Path, host: str, labels_as_feedback: bool
@@ -68,7 +65,7 @@ def jsonl_documents(path: Path, host: str, labels_as_feedback: bool
             if labels_as_feedback and record.label:
                 try:
                     feedback = {"label": validate_label(record.label), "by": "colog ingest",
-                                "at": _now()}
+                                "at": now_iso()}
                     if record.context_label:
                         feedback["context_label"] = validate_label(record.context_label,
                                                                    "context_label")
@@ -110,7 +107,7 @@ def ingest_file(client: SearchEngine, path: Path, index: str, fmt: str = "jsonl"
         raise FileNotFoundError(f"no such file: {path}")
     report = IngestReport()
     source_name = str(path.resolve())
-    ingested_at = _now()
+    ingested_at = now_iso()
     if fmt in JSONL_FORMATS:
         documents = jsonl_documents(path, host, labels_as_feedback)
     else:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import numpy as np
 
+from colog.core.clock import now_iso
 from colog.core.features.windows import CONTEXT, centre_column
 from colog.core.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
 from colog.core.parsing.masking import mask_message
@@ -90,9 +90,6 @@ def shadow_fields(labels: dict, version: str) -> dict:
     """The candidate's verdict under `colog.shadow` (DESIGN section 5), never read by rules."""
     return {**labels, "model": {"version": version}}
 
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _ingested_at(hit: dict) -> float | None:
@@ -247,7 +244,7 @@ class StreamPass:
                 shadow_outputs["probs"][target_rows], list(spec.classes),
                 ctx.shadow_thresholds_for(shadow_version),
                 context_scores_of(shadow_outputs["probs"]))
-        enriched_at = _now_iso()
+        enriched_at = now_iso()
         updates = []
         for n, (i, verdict, (template_id, template_text)) in enumerate(
                 zip(targets, results, templates)):
@@ -273,7 +270,7 @@ class StreamPass:
 
     def _update(self, hit: dict, colog: dict) -> Update:
         colog.setdefault("stream", self.stream.key)
-        colog.setdefault("enriched_at", _now_iso())
+        colog.setdefault("enriched_at", now_iso())
         return Update(hit["_index"], hit["_id"], int(hit["_seq_no"]), int(hit["_primary_term"]),
                       colog, hit.get("_source"))
 

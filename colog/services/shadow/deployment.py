@@ -17,9 +17,9 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
+from colog.core.clock import now_iso
 from colog.core.serving import repository
 
 STATE_FILE = "shadow.json"
@@ -45,9 +45,6 @@ class ShadowState:
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _folder(settings) -> Path:
@@ -118,7 +115,7 @@ def start(settings, model_dir: Path, triton=None) -> ShadowState:
                                        model=folder.name, first_version=first)
     _remove_versions(folder, keep=version)
     state = ShadowState(folder.name, version, str(model_dir.resolve()),
-                        content_hash_of(model_dir), _now())
+                        content_hash_of(model_dir), now_iso())
     _write_state(settings, state)
     shadow_client.load_model(model=folder.name)
     return state
@@ -139,7 +136,7 @@ def stop(settings, triton=None) -> ShadowState:
     if folder.is_dir():
         _remove_versions(folder)
     if state.version is not None and state.stopped_at is None:
-        state.stopped_at = _now()
+        state.stopped_at = now_iso()
         _write_state(settings, state)
     return state
 

@@ -21,12 +21,12 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from colog.core.clock import now_iso, utc_now
 from colog.core.engine.errors import EngineError
 from colog.core.serving import repository
 from colog.services.drift.profile import build_profile, fine_tuned_profile, read_profile, write_profile
@@ -69,9 +69,6 @@ class GateResult:
     candidate: dict = field(default_factory=dict)
     live: dict = field(default_factory=dict)
 
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- the live model ---------------------------------------------------------------------------
@@ -379,7 +376,7 @@ def retrain(os_client, settings, opts: RetrainOptions, trigger: str, console) ->
     live = live_version(settings)
     spec = candidate_spec(live[1] if live else None, opts, settings)
     out = opts.out_dir or (Path(settings.cache_dir) / "trainer" / "candidates"
-                           / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f"))
+                           / utc_now().strftime("%Y%m%dT%H%M%S%f"))
     embedder = SentenceEmbedder()
     start_from = None
     if live and not opts.from_scratch:
