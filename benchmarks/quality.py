@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from colog.core.features.embedding import SentenceEmbedder  # noqa: E402
+from colog.core.features.spec import FeatureSpec  # noqa: E402
 from colog.core.features.semantic import SemanticTokenizer  # noqa: E402
 from colog.core.model.config import ABLATIONS  # noqa: E402
 from colog.core.records import LogRecord, order_by_stream_time, record_from_dict  # noqa: E402
@@ -187,7 +188,7 @@ def run_colog(parts, classes: int, window: int, seed: int, variant: str, epochs:
     train, valid, test, _ = parts
     model_changes, spec_changes, option_changes = VARIANTS[variant]
     options = TrainOptions(seed=seed, progress=False, epochs=epochs, **option_changes)
-    spec = TrainSpec(num_classes=classes, window=window, options=options,
+    spec = TrainSpec(num_classes=classes, features=FeatureSpec(window=window), options=options,
                      model_overrides=model_changes, baseline=False, **spec_changes)
     started = time.perf_counter()
     out = workdir / f"colog-{seed}-{variant}"

@@ -53,8 +53,8 @@ class BenchResult:
 class ConstantScorer:
     """Baseline: answers instantly, so the pass measures everything but the model."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    def __init__(self, served):
+        self.spec, self.classes = served.spec, served.classes
 
     def current_version(self):
         return "baseline"
@@ -72,7 +72,7 @@ class ConstantScorer:
 
     def predict(self, modalities, version=None):
         n, k = modalities.sequence_mask.shape
-        probs = np.zeros((n, len(self.spec.classes)), np.float32)
+        probs = np.zeros((n, len(self.classes)), np.float32)
         probs[:, 0] = 1.0
         return {"probs": probs, "modality_weights": np.full((n, 2), 0.5, np.float32),
                 "context_attention": modalities.sequence_mask / modalities.sequence_mask.sum(
@@ -198,7 +198,7 @@ def measure(settings: Settings, index: str, scenario: str, variant: Variant) -> 
         from colog.core.serving.client import get_client
         from colog.services.enrich.verdict_sources import TritonScorer
 
-        scorer = ConstantScorer(TritonScorer(get_client(local)).spec)
+        scorer = ConstantScorer(TritonScorer(get_client(local)))
     ctx = build_context(local, scorer=scorer, use_cache=variant.embedding_cache)
     reset_status(ctx.client.native, index)
     if variant.cold:
@@ -262,7 +262,7 @@ def naive_pass(settings: Settings, index: str, limit: int) -> BenchResult:
                 tokens = tokenizer.encode([masked[centre_column(spec.window, spec.sequence_mode)]])
                 with clock.time("infer"):
                     outputs, version = scorer.client.infer(tokens, sequence, mask)
-                verdict = verdicts(outputs, list(spec.classes), [tokenizer.tokens_of(tokens[0])],
+                verdict = verdicts(outputs, list(scorer.classes), [tokenizer.tokens_of(tokens[0])],
                                    thresholds=scorer.thresholds(version))[0]
                 fields = verdict.as_fields()
                 fields.update({"status": "enriched", "model": {"version": version}})

@@ -4,7 +4,6 @@ model repository, the liveness rule, the shutdown flag, the cache Redis setting.
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 

@@ -16,7 +16,6 @@ import json
 import shutil
 import sys
 import sysconfig
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -37,7 +36,6 @@ from colog.app.stack.process import (
 )
 
 NAME = "triton"
-METRICS_PORT = 8002
 READY_TIMEOUT_S = 180.0
 
 
@@ -275,8 +273,3 @@ def status(settings: Any, *, name: str = NAME) -> dict[str, Any]:
     return status_record(name, pid, ports(settings)["http"][1], healthy, detail)
 
 
-def wait_for_models(settings: Any, models: list[str], timeout: float = 60.0) -> float:
-    started = time.monotonic()
-    wait_until(lambda: ready(settings, models), timeout, "triton models",
-               log_path=log_file(settings, NAME))
-    return time.monotonic() - started

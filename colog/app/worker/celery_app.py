@@ -85,6 +85,6 @@ def _task_finished(task_id=None, **_kwargs) -> None:
 @worker_process_init.connect
 def _fresh_clients(**_kwargs) -> None:
     """Clients are per process: drop anything inherited across fork."""
-    from colog.app.worker import tasks
+    from colog.app.worker.thread_context import reset_context
 
-    tasks.reset_context()
+    reset_context()

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from colog.app.worker.celery_app import app
+from colog.app.worker.thread_context import context
 
 log = logging.getLogger(__name__)
 QUEUED_KEY = "colog:queued:{}"  # set while a task for the partition waits in the queue
 QUEUED_TTL_S = 60  # a task lost with its queue (Redis restarted) blocks a partition this long
-# One context per worker thread (the worker runs Celery's threads pool): clients and the
-# embedder's counters are not shared between concurrent tasks.
-_local = threading.local()
-
-
-def reset_context() -> None:
-    _local.__dict__.clear()
-
-
-def context():
-    if getattr(_local, "ctx", None) is None:
-        from colog.core.settings import get_settings
-        from colog.services.enrich.context import build_context
-
-        _local.ctx = build_context(get_settings())
-    return _local.ctx
 
 
 @app.task(name="colog.dispatch", ignore_result=True)

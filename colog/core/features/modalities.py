@@ -1,8 +1,15 @@
-"""Both modalities for a batch of events, one implementation for trainer and enricher."""
+"""Both modalities for a batch of events: the one builder that the trainer, in-process scoring,
+the worker and the bench use.
+
+Two entry points over one core (`gather_sequence`): `build_modalities` for whole streams of
+events (training, evaluation, in-process scoring), `modalities_of_windows` for rows whose windows
+are given as messages (the worker's batches, where rows of many streams meet and identical rows
+were already dropped). Both embed each distinct message once and place the same vectors.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,3 +52,18 @@ def build_modalities(masked_messages: Sequence[str], stream_keys: Sequence[str],
     embeddings = embedder.embed(masked_messages)
     sequence, mask = gather_sequence(embeddings, index)
     return Modalities(tokens, sequence, mask, index)
+
+
+def modalities_of_windows(tokens: np.ndarray, windows: Sequence[Sequence[str | None]],
+                          embed: Callable[[list[str]], np.ndarray]) -> Modalities:
+    """Rows whose windows are given as masked messages (None where the stream has no event):
+    one `embed` call for the distinct messages of all windows, in order of first appearance.
+    The rows' `window_index` is -1 throughout: their events are not positions of one batch."""
+    unique = list(dict.fromkeys(m for window in windows for m in window if m is not None))
+    position = {message: i for i, message in enumerate(unique)}
+    k = len(windows[0]) if len(windows) else 0
+    index = np.array([[position[m] if m is not None else -1 for m in window]
+                      for window in windows], dtype=np.int64).reshape(len(windows), k)
+    embeddings = embed(unique) if unique else np.zeros((0, EMBEDDING_DIM), np.float32)
+    sequence, mask = gather_sequence(np.asarray(embeddings, np.float32), index)
+    return Modalities(tokens, sequence, mask, np.full((len(windows), k), -1, np.int64))

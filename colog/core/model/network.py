@@ -25,8 +25,6 @@ from colog.core.model.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
-MINILM_VOCAB = 30522
-
 
 class CoLogOutput(NamedTuple):
     logits: torch.Tensor             # [B, C]

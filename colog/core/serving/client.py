@@ -19,12 +19,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from colog.core.features.spec import EMBEDDING_DIM
 import numpy as np
 
 from colog.core.serving.repository import FeatureParameters
 
 OUTPUTS = ("probs", "modality_weights", "context_attention", "token_attention")
-EMBEDDING_DIM = 384
 _NOT_READY_STATUS = {"StatusCode.NOT_FOUND", "StatusCode.UNAVAILABLE_MODEL", "404"}
 _RETRY_STATUS = {"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "502", "503", "504"}
 
@@ -189,11 +189,6 @@ class TritonClient:
         return sorted(int(v) for v in self._call("model metadata", get, model=model)
                       if str(v).isdigit())
 
-    def server_ready(self) -> bool:
-        try:
-            return bool(self._client().is_server_ready())
-        except Exception:  # noqa: BLE001 — unreachable counts as not ready
-            return False
 
     # --- model control (EXPLICIT mode) --------------------------------------------------------
 

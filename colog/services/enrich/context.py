@@ -88,7 +88,7 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
         from colog.services.enrich.shadow_scoring import ShadowScorer
 
         scorer = TritonScorer(get_client(settings), settings.verdict_version_check_s)
-        shadow = ShadowScorer(settings, scorer.spec, WorkerMetrics())
+        shadow = ShadowScorer(settings, scorer.spec, scorer.classes, WorkerMetrics())
     else:
         shadow = None  # a scorer given by the caller (benchmark baseline, tests) runs alone
     cache = embedding_cache(settings, use_cache)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 

@@ -78,9 +78,10 @@ def _clients(settings, triton=None):
 
 def check_compatible(candidate: repository.FeatureParameters,
                      live: repository.FeatureParameters) -> None:
-    wanted = (live.window, live.sequence_mode, live.max_tokens, list(live.classes))
-    got = (candidate.window, candidate.sequence_mode, candidate.max_tokens,
-           list(candidate.classes))
+    wanted = (live.features.window, live.features.sequence_mode, live.features.max_tokens,
+              list(live.classes))
+    got = (candidate.features.window, candidate.features.sequence_mode,
+           candidate.features.max_tokens, list(candidate.classes))
     if got != wanted:
         names = ("window", "sequence mode", "max tokens", "classes")
         diff = ", ".join(f"{n} {g!r} (live {w!r})" for n, g, w in zip(names, got, wanted)
