@@ -1,7 +1,8 @@
 """Detection quality you can trust: CoLog against simple baselines, several seeds, same splits.
 
-Suites (all built here from the shared public Loghub samples, nothing tuned on hidden data):
-- `ctx/<sample>[+after]/<2|4>`: contextual suites from ../shared/benchmarks/contextual_suite.py
+Suites (all built here from the public Loghub samples in benchmarks/data/loghub, nothing tuned
+on hidden data):
+- `ctx/<sample>[+after]/<2|4>`: contextual suites from benchmarks/contextual_suite.py
   (suite seed 7): the same message is normal or anomalous depending on its neighbour. 2 classes
   at W = 1; 4 classes at W = 2 (at W = 1 the context label of the event beside a trigger
   depends on an event outside its window).
@@ -57,9 +58,8 @@ from colog.services.train.dataset import build_dataset  # noqa: E402
 from colog.services.train.loop import TrainOptions  # noqa: E402
 from colog.services.train.pipeline import TrainSpec, evaluate_records, train_from_records  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-LOGHUB = SHARED / "datasets" / "loghub"
-SUITE_SCRIPT = SHARED / "benchmarks" / "contextual_suite.py"
+LOGHUB = Path(os.environ.get("COLOG_LOGHUB_DIR") or ROOT / "benchmarks" / "data" / "loghub")
+SUITE_SCRIPT = ROOT / "benchmarks" / "contextual_suite.py"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 RAW = ROOT / "benchmarks" / "quality_runs.json"
 SECTION = "## Model quality (benchmarks/quality.py)"

@@ -1,4 +1,4 @@
-"""OpenSearch Alerting monitors shipped in `dashboards/monitors/` (DESIGN §2, detection engineer).
+"""OpenSearch Alerting monitors shipped in `dashboards/monitors/` (docs/design.md §2, detection engineer).
 
 The JSON files are complete monitor definitions that work as they are (5-minute interval,
 threshold 1). `render_monitor` applies the settings: the interval (`alert_interval_minutes`,

@@ -1,4 +1,4 @@
-"""The Celery application: Redis broker, settings that keep work from being lost (OPS-NOTES).
+"""The Celery application: Redis broker, settings that keep work from being lost (docs/design.md §9).
 
 - `task_acks_late` + `task_reject_on_worker_lost`: a task whose worker dies is redelivered.
   Redelivery can repeat work, which is safe: the state of record is the document, and writes

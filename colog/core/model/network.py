@@ -1,4 +1,4 @@
-"""The CoLog collaborative transformer (DESIGN section 6), in our own words and code.
+"""The CoLog collaborative transformer (docs/design.md §6), in our own words and code.
 
 Two modalities are encoded concurrently by T collaborative blocks:
   semantic: the event's word pieces [B, L]        sequence: its window's sentence embeddings [B, K]

@@ -8,7 +8,7 @@
   exponential backoff, then :class:`TritonUnavailable`. A model (or version) that is not loaded
   raises :class:`ModelNotReady` at once, naming the model and the server.
 - Fork safety: the underlying connection is created lazily and re-created in a new process
-  (gRPC channels made before a fork can hang; see OPS-NOTES).
+  (gRPC channels made before a fork can hang; see docs/design.md §9).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Everything one worker process needs to enrich streams, built once per process.
 
-Clients are created here, lazily, after a Celery worker forks (OPS-NOTES: gRPC channels made
+Clients are created here, lazily, after a Celery worker forks (docs/design.md §9: gRPC channels made
 before fork can hang), never at import time.
 """
 

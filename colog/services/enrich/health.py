@@ -1,6 +1,6 @@
 """Liveness for probes: a heartbeat file written only while the worker really works.
 
-`celery inspect ping` goes through the broker and fails on a busy worker (OPS-NOTES), so the
+`celery inspect ping` goes through the broker and fails on a busy worker (docs/design.md §9), so the
 probe (`colog health`) reads the age of a file instead. What writes the file decides what the
 probe proves, so it is written by a check that runs on the Celery consumer's own event loop
 (:class:`LivenessStep`, a consumer bootstep on the consumer's timer), and only when

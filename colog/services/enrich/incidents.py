@@ -1,4 +1,4 @@
-"""Collective incidents: one document per burst of anomalous context in a stream (DESIGN §5).
+"""Collective incidents: one document per burst of anomalous context in a stream (docs/design.md §5).
 
 Consecutive events of one stream whose `colog.context.label` is `anomaly` merge into one incident
 in `settings.incidents_index`. An incident closes once the stream shows an event more than the

@@ -68,7 +68,7 @@ def _event(hit: dict, to_score: bool) -> Event:
 
 
 def shadow_fields(labels: dict, version: str) -> dict:
-    """The candidate's verdict under `colog.shadow` (DESIGN section 5), never read by rules."""
+    """The candidate's verdict under `colog.shadow` (docs/design.md §5), never read by rules."""
     return {**labels, "model": {"version": version}}
 
 
