@@ -75,13 +75,12 @@ class EnrichContext:
 def build_context(settings: Settings, scorer: Scorer | None = None,
                   use_cache: bool | None = None, client: SearchEngine | None = None,
                   redis_client=None) -> EnrichContext:
-    import redis
-
     from colog.core.engine import connect
+    from colog.core.redis_client import state_redis
     from colog.services.enrich.embedding_cache import embedding_cache
 
     client = client or connect(settings)
-    redis_client = redis_client or redis.Redis.from_url(settings.redis_url)
+    redis_client = redis_client or state_redis(settings)
     if scorer is None:
         from colog.core.serving.client import get_client
         from colog.services.enrich.verdict_sources import TritonScorer

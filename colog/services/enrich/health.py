@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+PROBE_TIMEOUT_S = 2.0  # a liveness probe answers fast or not at all
+
 log = logging.getLogger(__name__)
 
 
@@ -88,10 +90,12 @@ def broker_status(consumer, settings) -> tuple[bool, str]:
     """The consumer's broker connection is up and Redis answers a PING (2 s timeouts)."""
     import redis
 
+    from colog.core.redis_client import state_redis
+
     connection = getattr(consumer, "connection", None)
     if connection is None or not connection.connected:
         return False, "the consumer has no broker connection"
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    client = state_redis(settings, timeout_s=PROBE_TIMEOUT_S)
     try:
         client.ping()
     except redis.RedisError as exc:
