@@ -13,7 +13,7 @@ ENGINE_TESTS := tests/integration/test_engine.py tests/integration/test_writer.p
 	tests/integration/test_partition_lease.py tests/integration/test_retrain_lock.py
 PYTEST := .venv/bin/python -m pytest -v --timeout=1800
 
-.PHONY: install demo test test-matrix unit stack-up stack-down
+.PHONY: install demo test test-main test-matrix unit stack-up stack-down
 
 install:
 	OPENSEARCH_2=$(OPENSEARCH_2) OPENSEARCH_3=$(OPENSEARCH_3) ELASTICSEARCH_9=$(ELASTICSEARCH_9) \
@@ -23,8 +23,12 @@ demo: install
 	.venv/bin/colog demo
 
 test: install
-	COLOG_ENGINE=opensearch COLOG_OPENSEARCH_VERSION=$(OPENSEARCH_2) $(PYTEST) tests
+	$(MAKE) test-main
 	$(MAKE) test-matrix
+
+# The whole suite on the default engine (part of `make test`).
+test-main:
+	COLOG_ENGINE=opensearch COLOG_OPENSEARCH_VERSION=$(OPENSEARCH_2) $(PYTEST) tests
 
 # The engine-facing modules on the other engines and versions (part of `make test`).
 test-matrix:
