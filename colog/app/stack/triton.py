@@ -44,7 +44,8 @@ def _pytriton_root() -> Path:
 
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
-        raise StackError("triton: the nvidia-pytriton package is not installed; run the README's install command")
+        raise StackError("triton: the nvidia-pytriton package is not installed; "
+                         "run the README's install command")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -69,7 +70,8 @@ def _check_distribution(paths: dict[str, Path]) -> None:
         raise StackError(
             "triton: the nvidia-pytriton wheel is incomplete for Python "
             f"{sys.version_info.major}.{sys.version_info.minor} (missing {', '.join(missing)}); "
-            "reinstall it with `.venv/bin/uv pip install --python .venv/bin/python --reinstall nvidia-pytriton`"
+            "reinstall it with `.venv/bin/uv pip install --python .venv/bin/python "
+            "--reinstall nvidia-pytriton`"
         )
 
 
@@ -87,7 +89,8 @@ def backend_directory(settings: Any) -> Path:
     }
     for name, src in sources.items():
         dst = target / name
-        if not dst.exists() or dst.stat().st_size != src.stat().st_size or dst.stat().st_mtime < src.stat().st_mtime:
+        if (not dst.exists() or dst.stat().st_size != src.stat().st_size
+                or dst.stat().st_mtime < src.stat().st_mtime):
             tmp = target / f".{name}.tmp"
             shutil.copy2(src, tmp)
             tmp.replace(dst)

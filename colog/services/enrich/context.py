@@ -36,7 +36,8 @@ class EnrichContext:
     templates: TemplateStore
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     redis: object | None = None
-    shadow: object | None = None  # colog.services.enrich.shadow_scoring.ShadowScorer: a candidate scored alongside
+    # colog.services.enrich.shadow_scoring.ShadowScorer: a candidate scored alongside
+    shadow: object | None = None
     verdicts: object | None = None  # colog.services.enrich.verdict_reuse.VerdictReuse; None = every row runs
     stages: StageClock = field(default_factory=StageClock)
     after_write_hooks: list[AfterWrite] = field(default_factory=list)
