@@ -10,8 +10,9 @@ How it is made: K "trigger" messages and K "justifying" messages are drawn from 
 distinct message shapes (tokens with digits or paths masked); every message of another shape
 fills the streams, so no filler shares its masked form with a trigger or a justifier. A trigger
 right after (or, with --after, right before) its own justifier is normal; a trigger anywhere
-else is anomalous; a lone justifier is normal. Each part (train, valid, test) has its own streams; records follow the project's JSONL
-record shape (`@timestamp`, `message`, `stream`, `label`), ordered by time within each stream.
+else is anomalous; a lone justifier is normal. Each part (train, valid, test) has its own
+streams; records follow the project's JSONL record shape (`@timestamp`, `message`, `stream`,
+`label`), ordered by time within each stream.
 
     benchmarks/contextual_suite.py benchmarks/data/loghub/HPC_2k.log_structured.csv OUT_DIR [--seed 7]
 

@@ -8,7 +8,8 @@ model. The session's shared OpenSearch and Redis (other tests use them) are neve
 Each test records one row (scenario, documents, lost, conflicting verdicts, final states, time
 to recover). The logs of the last run stay in `<cache_dir>/faults/run-<pid>/`. At the end of the
 session the rows are printed in the terminal summary and written to
-`<cache_dir>/faults/last_run.json`; with COLOG_RECORD_FAULTS=1 they also go to `benchmarks/fault_runs.json` and to the "Fault suite (tests/faults)" section of
+`<cache_dir>/faults/last_run.json`; with COLOG_RECORD_FAULTS=1 they also go to
+`benchmarks/fault_runs.json` and to the "Fault suite (tests/faults)" section of
 `benchmarks/RESULTS.md`:
 
     COLOG_RECORD_FAULTS=1 .venv/bin/python -m pytest tests/faults
