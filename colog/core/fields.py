@@ -62,6 +62,12 @@ INPUT_FIELDS: dict[str, dict] = {
     "log.level": {"type": "keyword"},
     "event.dataset": {"type": "keyword"},
     "event.sequence": {"type": "long"},
+    "event.ingested": {"type": "date"},
+    # Stream-key fields of shipped logs (colog/core/engine/streams.py). `data_stream.*` is left
+    # to the data-stream templates, which map it as constant_keyword.
+    "log.syslog.appname": {"type": "keyword"},
+    "process.name": {"type": "keyword"},
+    "service.name": {"type": "keyword"},
 }
 
 FEEDBACK_PREFIX = "colog.feedback."
@@ -94,3 +100,24 @@ def get_path(doc: dict, dotted: str):
             return None
         node = node[part]
     return node
+
+
+def _nested(doc: dict, dotted: str):
+    node = doc
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def conflicting_forms(doc: dict, dotted: str) -> tuple | None:
+    """(dotted value, nested value) when a `_source` holds a field both as a dotted key and as
+    nested objects with different values (the engine indexes both, so the document would belong
+    to two streams); None otherwise."""
+    if dotted not in doc or "." not in dotted:
+        return None
+    nested = _nested(doc, dotted)
+    if nested is None or nested == doc[dotted]:
+        return None
+    return doc[dotted], nested

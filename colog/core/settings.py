@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from colog.core.redaction import redact
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# ECS fields that say which program or source an event came from, most specific first.
+DEFAULT_STREAM_SOURCE_FIELDS = ("log.syslog.appname", "service.name", "process.name",
+                                "log.file.path", "event.dataset", "data_stream.dataset")
 
 
 class Settings(BaseSettings):
@@ -92,8 +95,14 @@ class Settings(BaseSettings):
     index_pattern: str = "logs-*"
     incidents_index: str = "colog-incidents"
     models_index: str = "colog-models"
-    stream_fields: list[str] = Field(default_factory=lambda: ["host.name", "log.file.path"])
-    stream_fallback_fields: list[str] = Field(default_factory=lambda: ["event.dataset"])
+    # The stream key (colog/core/engine/streams.py): every `stream_fields` value, then the first
+    # present `stream_fallback_fields` value. The order puts what names one program before what
+    # names a shared source: a syslog file or a `system.syslog` dataset holds many programs.
+    stream_fields: list[str] = Field(
+        default_factory=lambda: ["host.name"], description="always part of the stream key")
+    stream_fallback_fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STREAM_SOURCE_FIELDS),
+        description="the first of these present completes the stream key")
     max_message_bytes: int = 16384
 
     # --- model / modalities ------------------------------------------------------------------

@@ -6,38 +6,86 @@ from colog.core.fields import STATUS_FAILED, STATUS_SKIPPED
 from colog.core.engine.streams import StreamRef, partition_of, stream_of_hit, stream_ref
 from colog.services.enrich.validation import check_document
 
-PRIMARY = ["host.name", "log.file.path"]
-FALLBACK = ["event.dataset"]
+from colog.core.settings import DEFAULT_STREAM_SOURCE_FIELDS, Settings
+
+PRIMARY = ["host.name"]
+FALLBACK = list(DEFAULT_STREAM_SOURCE_FIELDS)
 
 
-def test_stream_key_from_primary_fields_nested_or_dotted():
+def test_default_stream_key_is_the_host_and_the_first_present_source_field():
+    settings = Settings()
+    assert settings.stream_fields == PRIMARY and settings.stream_fallback_fields == FALLBACK
+    syslog = {"host.name": "web-1", "log.syslog.appname": "sshd", "process.name": "sshd-session",
+              "data_stream.dataset": "system.syslog"}
+    assert stream_ref(syslog, "logs-x", PRIMARY, FALLBACK).key == "web-1|sshd"
+    # Filebeat reading /var/log/syslog: the program, not the shared file.
+    filebeat = {"host.name": "web-1", "process.name": "cron", "log.file.path": "/var/log/syslog"}
+    assert stream_ref(filebeat, "logs-x", PRIMARY, FALLBACK).key == "web-1|cron"
+    # What `colog ingest` writes keeps the key it always had.
+    ingested = {"host.name": "web-1", "log.file.path": "/var/log/app.log"}
+    assert stream_ref(ingested, "logs-x", PRIMARY, FALLBACK).key == "web-1|/var/log/app.log"
+    agent = {"host.name": "web-1", "data_stream.dataset": "nginx.access"}
+    assert stream_ref(agent, "logs-x", PRIMARY, FALLBACK).key == "web-1|nginx.access"
+
+
+def test_stream_key_from_nested_or_dotted_fields():
     nested = {"_index": "logs-a", "_source": {"host": {"name": "web-1"},
-                                               "log": {"file": {"path": "/var/log/app.log"}}}}
-    dotted = {"_index": "logs-b", "_source": {"host.name": "web-1",
-                                               "log.file.path": "/var/log/app.log"}}
+                                               "process": {"name": "cron"}}}
+    dotted = {"_index": "logs-b", "_source": {"host.name": "web-1", "process.name": "cron"}}
     a = stream_of_hit(nested, PRIMARY, FALLBACK)
     b = stream_of_hit(dotted, PRIMARY, FALLBACK)
-    assert a.key == b.key == "web-1|/var/log/app.log"  # one stream across daily indices
+    assert a.key == b.key == "web-1|cron"  # one stream across daily indices
+    assert a.query() == b.query()
 
 
-def test_stream_key_falls_back_to_dataset_then_index():
+def test_the_stream_query_selects_the_first_present_source_field():
+    ref = stream_ref({"host.name": "h", "process.name": "cron"}, "logs-x", PRIMARY, FALLBACK)
+    query = ref.query()["bool"]
+    assert {"term": {"host.name": "h"}} in query["filter"]
+    chain = query["filter"][1]["bool"]["should"]
+    assert len(chain) == len(FALLBACK)
+    by_field = {next(iter(o["bool"]["filter"][0]["term"])): o["bool"]["must_not"] for o in chain}
+    # process.name holds the value only where appname and service.name are absent.
+    assert by_field["process.name"] == [{"exists": {"field": "log.syslog.appname"}},
+                                        {"exists": {"field": "service.name"}}]
+    # The same value named by another field is the same stream (the key says which program).
+    other = stream_ref({"host.name": "h", "log.syslog.appname": "cron"}, "logs-x", PRIMARY,
+                       FALLBACK)
+    assert other == ref
+
+
+def test_stream_key_without_a_source_field_then_the_index():
+    host_only = stream_ref({"host.name": "ubuntu"}, "logs-x", PRIMARY, FALLBACK)
+    assert host_only.key == "ubuntu|"
+    assert {"exists": {"field": "process.name"}} in host_only.query()["bool"]["must_not"]
     only_dataset = stream_ref({"event.dataset": "nginx.access"}, "logs-x", PRIMARY, FALLBACK)
-    assert only_dataset.key == "event.dataset:nginx.access"
+    assert only_dataset.key == "|nginx.access"
     nothing = stream_ref({}, "logs-x", PRIMARY, FALLBACK)
     assert nothing.key == "index:logs-x"
-    # The filter of the fallback stream excludes documents that do have a primary field.
     must_not = nothing.query()["bool"]["must_not"]
     assert {"exists": {"field": "host.name"}} in must_not
     assert {"exists": {"field": "event.dataset"}} in must_not
     assert {"term": {"_index": "logs-x"}} in nothing.query()["bool"]["filter"]
 
 
-def test_partial_primary_fields_select_exactly_that_stream():
-    ref = stream_ref({"host.name": "db-1"}, "logs-x", PRIMARY, FALLBACK)
-    assert ref.key == "db-1|"
-    query = ref.query()["bool"]
-    assert {"term": {"host.name": "db-1"}} in query["filter"]
-    assert {"exists": {"field": "log.file.path"}} in query["must_not"]
+def test_the_old_key_is_one_setting_away():
+    """COLOG_STREAM_FIELDS=host.name,log.file.path and no fallback: the key before issue 21."""
+    settings = Settings(stream_fields="host.name,log.file.path", stream_fallback_fields="")
+    assert settings.stream_fallback_fields == []
+    ref = stream_ref({"host.name": "ubuntu", "process.name": "su"}, "logs-x",
+                     settings.stream_fields, settings.stream_fallback_fields)
+    assert ref.key == "ubuntu|"
+
+
+def test_exact_keyword_fields_take_the_terms_but_not_the_exists():
+    from dataclasses import replace
+
+    ref = replace(stream_ref({"host.name": "h", "process.name": "cron"}, "logs-x", PRIMARY,
+                             FALLBACK), exact=(("host.name", "host.name.keyword"),
+                                               ("process.name", "process.name.keyword")))
+    text = str(ref.query())
+    assert "'host.name.keyword': 'h'" in text and "'process.name.keyword': 'cron'" in text
+    assert "{'exists': {'field': 'log.syslog.appname'}}" in text
 
 
 def test_partitions_are_stable_and_spread():
@@ -70,6 +118,16 @@ def test_bad_documents_get_a_status_and_a_reason(source, status, words):
 def test_good_documents_pass_including_unknown_fields_and_tabs():
     source = {"@timestamp": 1700000000000, "message": "GET /index.html\t200", "extra": [1, 2]}
     assert check_document(source, max_message_bytes=4096) is None
+
+
+def test_dotted_and_nested_forms_of_a_key_field_with_two_values_fail_clearly():
+    source = {"@timestamp": "2026-01-01T00:00:00Z", "message": "ok",
+              "host.name": "a", "host": {"name": "b"}}
+    rejection = check_document(source, 4096, ["host.name"])
+    assert rejection is not None and rejection.status == STATUS_FAILED
+    assert "host.name has two values" in rejection.reason
+    same = {**source, "host": {"name": "a"}}
+    assert check_document(same, 4096, ["host.name"]) is None
 
 
 def test_stream_ref_is_hashable_and_comparable():

@@ -162,6 +162,19 @@ class SearchEngine(ABC):
     @abstractmethod
     def put_index_settings(self, index: str, settings: dict) -> None: ...
 
+    @abstractmethod
+    def get_index_settings(self, index: str) -> dict[str, dict]:
+        """{index name: its settings, flat (``index.final_pipeline``: ...)} for a pattern."""
+
+    @abstractmethod
+    def data_stream_of(self, index: str) -> dict[str, str | None]:
+        """{index name: the data stream it backs, or None} for the indices ``index`` names
+        (a data stream's name gives its backing indices)."""
+
+    @abstractmethod
+    def rollover(self, target: str) -> dict:
+        """Roll a data stream (or an alias) over to a new write index; the engine's answer."""
+
     # --- templates and pipelines -----------------------------------------------------
 
     @abstractmethod

@@ -223,6 +223,21 @@ class ElasticsearchEngine(SearchEngine):
         with translated():
             self._client.indices.put_settings(index=index, settings=settings)
 
+    def get_index_settings(self, index: str) -> dict[str, dict]:
+        with translated():
+            found = _body(self._client.indices.get_settings(index=index, flat_settings=True,
+                                                            **LENIENT))
+        return {name: body.get("settings", {}) for name, body in found.items()}
+
+    def data_stream_of(self, index: str) -> dict[str, str | None]:
+        with translated():
+            found = _body(self._client.indices.get(index=index, **LENIENT))
+        return {name: body.get("data_stream") for name, body in found.items()}
+
+    def rollover(self, target: str) -> dict:
+        with translated():
+            return _body(self._client.indices.rollover(alias=target))
+
     # --- templates and pipelines -----------------------------------------------------
 
     def get_component_template(self, name: str) -> dict | None:

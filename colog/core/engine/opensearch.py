@@ -198,6 +198,21 @@ class OpenSearchEngine(SearchEngine):
         with translated():
             self._client.indices.put_settings(index=index, body=settings)
 
+    def get_index_settings(self, index: str) -> dict[str, dict]:
+        with translated():
+            found = self._client.indices.get_settings(index=index, params={
+                "flat_settings": "true", **LENIENT})
+        return {name: body.get("settings", {}) for name, body in found.items()}
+
+    def data_stream_of(self, index: str) -> dict[str, str | None]:
+        with translated():
+            found = self._client.indices.get(index=index, params=LENIENT)
+        return {name: body.get("data_stream") for name, body in found.items()}
+
+    def rollover(self, target: str) -> dict:
+        with translated():
+            return self._client.indices.rollover(alias=target)
+
     # --- templates and pipelines -----------------------------------------------------
 
     def get_component_template(self, name: str) -> dict | None:

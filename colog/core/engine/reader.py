@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from colog.core.engine import SearchEngine
 from colog.core.fields import STATUS_PENDING
@@ -87,8 +88,9 @@ def pending_streams(client: SearchEngine, index: str, primary: list[str],
         for bucket in agg["buckets"]:
             values = {name: bucket["key"][f"f{i}"] for i, name in enumerate(names)}
             ref = stream_ref(values, values[INDEX_FIELD], primary, fallback)
-            ref = StreamRef(ref.key, tuple((exact.get(n, n), v) for n, v in ref.values))
-            found.setdefault(ref.key, ref)
+            # Terms go to the exact field; `exists` stays on the field itself (a value longer
+            # than a `.keyword`'s ignore_above is not in it, but the field still exists).
+            found.setdefault(ref.key, replace(ref, exact=tuple(exact.items())))
         after = agg.get("after_key")
         if not after or len(agg["buckets"]) < page_size:
             break

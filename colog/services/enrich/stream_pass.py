@@ -163,7 +163,9 @@ class StreamPass:
         return self.report
 
     def _rejection(self, hit: dict):
-        return check_document(hit.get("_source", {}), self.ctx.settings.max_message_bytes)
+        settings = self.ctx.settings
+        return check_document(hit.get("_source", {}), settings.max_message_bytes,
+                              [*settings.stream_fields, *settings.stream_fallback_fields])
 
     # -- scoring ----------------------------------------------------------------------------
 

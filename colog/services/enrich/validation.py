@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from colog.core.fields import STATUS_FAILED, STATUS_SKIPPED
+from colog.core.fields import STATUS_FAILED, STATUS_SKIPPED, conflicting_forms
 from colog.core.records import parse_timestamp
 
 # Text logs contain few control characters; binary payloads are full of them.
@@ -23,8 +23,16 @@ class Rejection:
     reason: str
 
 
-def check_document(source: dict, max_message_bytes: int) -> Rejection | None:
-    """None when the document can be scored, else the status and reason to record."""
+def check_document(source: dict, max_message_bytes: int,
+                   key_fields: tuple[str, ...] | list[str] = ()) -> Rejection | None:
+    """None when the document can be scored, else the status and reason to record.
+    `key_fields`: the stream-key fields, which must not hold two values (dotted and nested)."""
+    for name in key_fields:
+        both = conflicting_forms(source, name)
+        if both is not None:
+            return Rejection(STATUS_FAILED,
+                             f"{name} has two values: {both[0]!r} as a dotted key and "
+                             f"{both[1]!r} as nested objects (which stream is it?)")
     if "message" not in source or source.get("message") is None:
         return Rejection(STATUS_SKIPPED, "no message field")
     message = source["message"]
