@@ -10,7 +10,8 @@ ENGINE_TESTS := tests/integration/test_engine.py tests/integration/test_writer.p
 	tests/integration/test_incidents.py tests/integration/test_enrichment.py \
 	tests/integration/test_feedback_loop.py tests/integration/test_drift.py \
 	tests/integration/test_shadow.py tests/integration/test_two_class.py \
-	tests/integration/test_partition_lease.py tests/integration/test_retrain_lock.py
+	tests/integration/test_partition_lease.py tests/integration/test_retrain_lock.py \
+	tests/integration/test_shipped_logs.py tests/integration/test_data_streams.py
 PYTEST := .venv/bin/python -m pytest -v --timeout=1800
 
 .PHONY: install demo test test-main test-matrix unit stack-up stack-down

@@ -27,6 +27,10 @@ apt_packages() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
+  # A real log shipper for the shipping tests (tests/integration/test_shipped_logs.py) and for
+  # users (deploy/rsyslog/colog.conf). The tests run it in the foreground on their own ports.
+  [[ -x /usr/sbin/rsyslogd ]] || missing+=(rsyslog)
+  compgen -G "/usr/lib/*/rsyslog/omelasticsearch.so" >/dev/null || missing+=(rsyslog-elasticsearch)
   if ((${#missing[@]})); then
     step "Debian packages: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -36,6 +40,7 @@ apt_packages() {
     step "Debian packages: already installed"
   fi
   # The Debian package may start a system redis on 6379; the project runs its own on loopback.
+  # (A system rsyslog is left alone: the tests run their own on free ports.)
   if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
     as_root systemctl stop redis-server || true
   elif command -v service >/dev/null && service redis-server status >/dev/null 2>&1; then

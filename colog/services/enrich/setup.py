@@ -119,7 +119,7 @@ def pipeline_body(settings: Settings, with_stream: bool) -> dict:
                                       "params": {"fields": list(settings.stream_fields),
                                                  "fallback": list(settings.stream_fallback_fields)}}})
     return {"description": "CoLog: mark new log documents pending, stamp event.ingested and "
-                           "the stream key", "processors": processors, "_meta": META}
+                           "the stream key", "processors": processors}
 
 
 def _put_if_changed(report: SetupReport, name: str, current: dict | None, wanted: dict,
