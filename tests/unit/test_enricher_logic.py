@@ -44,10 +44,14 @@ def test_the_stream_query_selects_the_first_present_source_field():
     assert {"term": {"host.name": "h"}} in query["filter"]
     chain = query["filter"][1]["bool"]["should"]
     assert len(chain) == len(FALLBACK)
-    by_field = {next(iter(o["bool"]["filter"][0]["term"])): o["bool"]["must_not"] for o in chain}
-    # process.name holds the value only where appname and service.name are absent.
-    assert by_field["process.name"] == [{"exists": {"field": "log.syslog.appname"}},
-                                        {"exists": {"field": "service.name"}}]
+    by_field = {next(iter(o["bool"]["filter"][0]["term"])): o["bool"]["filter"][1:]
+                for o in chain}
+    # process.name holds the value only where appname and service.name are absent (or "").
+    assert by_field["process.name"] == [ref._absent("log.syslog.appname"),
+                                        ref._absent("service.name")]
+    assert ref._absent("service.name") == {"bool": {"should": [
+        {"bool": {"must_not": [{"exists": {"field": "service.name"}}]}},
+        {"term": {"service.name": ""}}], "minimum_should_match": 1}}
     # The same value named by another field is the same stream (the key says which program).
     other = stream_ref({"host.name": "h", "log.syslog.appname": "cron"}, "logs-x", PRIMARY,
                        FALLBACK)
@@ -57,15 +61,18 @@ def test_the_stream_query_selects_the_first_present_source_field():
 def test_stream_key_without_a_source_field_then_the_index():
     host_only = stream_ref({"host.name": "ubuntu"}, "logs-x", PRIMARY, FALLBACK)
     assert host_only.key == "ubuntu|"
-    assert {"exists": {"field": "process.name"}} in host_only.query()["bool"]["must_not"]
+    assert host_only._absent("process.name") in host_only.query()["bool"]["filter"]
+    # A shipper's empty string names nothing: the same stream as a missing field.
+    assert stream_ref({"host.name": "ubuntu", "process.name": ""}, "logs-x", PRIMARY,
+                      FALLBACK) == host_only
     only_dataset = stream_ref({"event.dataset": "nginx.access"}, "logs-x", PRIMARY, FALLBACK)
     assert only_dataset.key == "|nginx.access"
     nothing = stream_ref({}, "logs-x", PRIMARY, FALLBACK)
     assert nothing.key == "index:logs-x"
-    must_not = nothing.query()["bool"]["must_not"]
-    assert {"exists": {"field": "host.name"}} in must_not
-    assert {"exists": {"field": "event.dataset"}} in must_not
-    assert {"term": {"_index": "logs-x"}} in nothing.query()["bool"]["filter"]
+    clauses = nothing.query()["bool"]["filter"]
+    assert nothing._absent("host.name") in clauses
+    assert nothing._absent("event.dataset") in clauses
+    assert {"term": {"_index": "logs-x"}} in clauses
 
 
 def test_the_old_key_is_one_setting_away():
@@ -86,6 +93,7 @@ def test_exact_keyword_fields_take_the_terms_but_not_the_exists():
     text = str(ref.query())
     assert "'host.name.keyword': 'h'" in text and "'process.name.keyword': 'cron'" in text
     assert "{'exists': {'field': 'log.syslog.appname'}}" in text
+    assert "{'term': {'log.syslog.appname': ''}}" in text
 
 
 def test_partitions_are_stable_and_spread():

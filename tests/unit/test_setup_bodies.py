@@ -8,7 +8,9 @@ from colog.services.enrich.setup import (
 
 def test_the_pipeline_is_attached_only_when_it_is_installed():
     assert "settings" not in component_body(with_pipeline=False)["template"]
-    assert component_body(with_pipeline=True)["template"]["settings"] == {FINAL_PIPELINE: PIPELINE}
+    settings = component_body(with_pipeline=True)["template"]["settings"]
+    assert settings == {"index": {"final_pipeline": PIPELINE}}
+    assert FINAL_PIPELINE == "index.final_pipeline"  # the flat name existing indices answer
 
 
 def test_the_catch_all_template_stays_below_the_sites_templates():

@@ -46,25 +46,25 @@ class StreamRef:
             return {"term": {"_index": value}}
         return {"term": {dict(self.exact).get(name, name): value}}
 
+    def _absent(self, name: str) -> dict:
+        """Missing, or the empty string (a shipper's "" names nothing; the key skips it)."""
+        return {"bool": {"should": [{"bool": {"must_not": [{"exists": {"field": name}}]}},
+                                    self._term(name, "")], "minimum_should_match": 1}}
+
     def query(self) -> dict:
         """A filter that matches this stream's documents and no other stream's."""
-        must, must_not = [], []
-        for name, value in self.values:
-            if value is None:
-                must_not.append({"exists": {"field": name}})
-            else:
-                must.append(self._term(name, value))
+        clauses = [self._absent(name) if value is None else self._term(name, value)
+                   for name, value in self.values]
         if self.first_of and self.first_value is None:
-            must_not.extend({"exists": {"field": name}} for name in self.first_of)
+            clauses.extend(self._absent(name) for name in self.first_of)
         elif self.first_of:
-            # The first present field of the chain holds the value: field i has it and no
-            # field before i exists.
-            options = [{"bool": {"filter": [self._term(name, self.first_value)],
-                                 "must_not": [{"exists": {"field": f}}
-                                              for f in self.first_of[:i]]}}
+            # The first present field of the chain holds the value: field i has it and every
+            # field before i is absent.
+            options = [{"bool": {"filter": [self._term(name, self.first_value),
+                                            *(self._absent(f) for f in self.first_of[:i])]}}
                        for i, name in enumerate(self.first_of)]
-            must.append({"bool": {"should": options, "minimum_should_match": 1}})
-        return {"bool": {"filter": must, "must_not": must_not}}
+            clauses.append({"bool": {"should": options, "minimum_should_match": 1}})
+        return {"bool": {"filter": clauses}}
 
 
 def _text(value) -> str | None:

@@ -97,7 +97,8 @@ class SetupReport:
 def component_body(with_pipeline: bool = False) -> dict:
     template: dict = {"mappings": {"properties": mapping_properties()}}
     if with_pipeline:
-        template["settings"] = {FINAL_PIPELINE: PIPELINE}
+        # Nested, as the engines answer a get: setup again then finds it unchanged.
+        template["settings"] = {"index": {"final_pipeline": PIPELINE}}
     return {"template": template, "_meta": META}
 
 
