@@ -207,7 +207,17 @@ class OpenSearchEngine(SearchEngine):
     def data_stream_of(self, index: str) -> dict[str, str | None]:
         with translated():
             found = self._client.indices.get(index=index, params=LENIENT)
-        return {name: body.get("data_stream") for name, body in found.items()}
+        # The data-stream API names the backing indices where the index metadata does not.
+        backs: dict[str, str] = {}
+        try:
+            with translated():
+                answer = self._client.indices.get_data_stream(name=index)
+        except errors.EngineError:
+            answer = {}  # not a data stream (or a pattern that names none)
+        for stream in answer.get("data_streams", []):
+            for backing in stream.get("indices", []):
+                backs[backing["index_name"]] = stream["name"]
+        return {name: body.get("data_stream") or backs.get(name) for name, body in found.items()}
 
     def rollover(self, target: str) -> dict:
         with translated():
