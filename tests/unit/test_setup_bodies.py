@@ -33,5 +33,5 @@ def test_the_pipeline_needs_no_template_engine_and_carries_the_configured_key():
     assert "{{" not in str(body["processors"][:2])  # mustache is absent on minimal nodes
     params = body["processors"][2]["script"]["params"]
     assert params == {"fields": ["host.name"], "fallback": ["process.name", "x.y"]}
-    assert "String.join('|', parts)" in STREAM_SCRIPT
+    assert "ctx.colog.stream = key" in STREAM_SCRIPT
     assert [next(iter(p)) for p in pipeline_body(settings, False)["processors"]] == ["set", "date"]

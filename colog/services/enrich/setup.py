@@ -76,7 +76,11 @@ for (String name : params.fallback) {
 if (!params.fallback.isEmpty()) { parts.add(chosen == null ? '' : chosen); }
 if (any || chosen != null) {
   if (!(ctx.colog instanceof Map)) { ctx.colog = new HashMap(); }
-  if (ctx.colog.stream == null) { ctx.colog.stream = String.join('|', parts); }
+  if (ctx.colog.stream == null) {
+    String key = '';
+    for (int i = 0; i < parts.size(); i++) { key += (i == 0 ? '' : '|') + parts.get(i); }
+    ctx.colog.stream = key;
+  }
 }
 """
 
