@@ -1,7 +1,6 @@
 """The stream key on shipped syslog: one host, several programs interleaved.
 
-Contextual suites (../shared/benchmarks/contextual_suite.py, as benchmarks/quality.py builds
-them) of several Loghub samples play the programs of one host: each suite's stream s is program
+Contextual suites (benchmarks/contextual_suite.py, as benchmarks/quality.py builds them) of several Loghub samples play the programs of one host: each suite's stream s is program
 P's sequence on host s. The programs' events are interleaved in time (seeded), shipped as rsyslog
 documents would be (`host.name`, `process.name`, no `log.file.path`), and the stream key is
 computed by colog/core/engine/streams.py with the old default (`host.name` + `log.file.path`:
@@ -23,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import os
 import random
 import sys
 from collections import Counter, defaultdict
@@ -34,9 +34,8 @@ sys.path.insert(0, str(ROOT))
 from colog.core.engine.streams import stream_of_hit  # noqa: E402
 from colog.core.settings import Settings  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-LOGHUB = SHARED / "datasets" / "loghub"
-SUITE_SCRIPT = SHARED / "benchmarks" / "contextual_suite.py"
+LOGHUB = Path(os.environ.get("COLOG_LOGHUB_DIR") or ROOT / "benchmarks" / "data" / "loghub")
+SUITE_SCRIPT = ROOT / "benchmarks" / "contextual_suite.py"
 KEYS = {"old": Settings(stream_fields="host.name,log.file.path", stream_fallback_fields=""),
         "new": Settings()}
 

@@ -24,7 +24,7 @@ from tests.fixtures.rsyslog import shipping
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "samples" / "loghub" / "Linux_2k.log"
+SAMPLE = ROOT / "benchmarks" / "data" / "loghub" / "Linux_2k.log"
 LINES = 1000
 PRI = b"<86>"  # authpriv.info: the sample's lines are RFC3164 without their priority
 MAX_MESSAGE_BYTES = 2048
