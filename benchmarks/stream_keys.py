@@ -1,7 +1,8 @@
 """The stream key on shipped syslog: one host, several programs interleaved.
 
-Contextual suites (benchmarks/contextual_suite.py, as benchmarks/quality.py builds them) of several Loghub samples play the programs of one host: each suite's stream s is program
-P's sequence on host s. The programs' events are interleaved in time (seeded), shipped as rsyslog
+Contextual suites (benchmarks/contextual_suite.py, as benchmarks/quality.py builds them) of
+several Loghub samples play the programs of one host: each suite's stream s is program P's
+sequence on host s. The programs' events are interleaved in time (seeded), shipped as rsyslog
 documents would be (`host.name`, `process.name`, no `log.file.path`), and the stream key is
 computed by colog/core/engine/streams.py with the old default (`host.name` + `log.file.path`:
 every program of a host in one stream) and the new one (`host.name` + first present of the ECS

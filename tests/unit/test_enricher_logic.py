@@ -2,11 +2,10 @@
 
 import pytest
 
-from colog.core.fields import STATUS_FAILED, STATUS_SKIPPED
 from colog.core.engine.streams import StreamRef, partition_of, stream_of_hit, stream_ref
-from colog.services.enrich.validation import check_document
-
+from colog.core.fields import STATUS_FAILED, STATUS_SKIPPED
 from colog.core.settings import DEFAULT_STREAM_SOURCE_FIELDS, Settings
+from colog.services.enrich.validation import check_document
 
 PRIMARY = ["host.name"]
 FALLBACK = list(DEFAULT_STREAM_SOURCE_FIELDS)
@@ -148,8 +147,7 @@ def test_two_class_scoring_covers_the_targets_neighbours_and_maps_back():
     its own row among the scored ones."""
     import numpy as np
 
-    from colog.core.features.windows import window_indices
-    from colog.core.features.windows import rows_of, scored_positions
+    from colog.core.features.windows import rows_of, scored_positions, window_indices
 
     index = window_indices(["s"] * 8, 1, "context")
     targets = [3, 4, 5]

@@ -2,8 +2,15 @@
 
 from colog.core.settings import Settings
 from colog.services.enrich.setup import (
-    COMPONENT, FINAL_PIPELINE, PIPELINE, STREAM_SCRIPT, component_body, overlaps,
-    pipeline_body, template_body)
+    COMPONENT,
+    FINAL_PIPELINE,
+    PIPELINE,
+    STREAM_SCRIPT,
+    component_body,
+    overlaps,
+    pipeline_body,
+    template_body,
+)
 
 
 def test_the_pipeline_is_attached_only_when_it_is_installed():

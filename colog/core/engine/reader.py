@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from colog.core.engine import SearchEngine
-from colog.core.fields import STATUS_PENDING
 from colog.core.engine.streams import INDEX_FIELD, StreamRef, stream_ref
+from colog.core.fields import STATUS_PENDING
 
 PIT_KEEP_ALIVE = "5m"
 # Sorting on _id is deprecated in OpenSearch 2.x but still the only unique tie-breaker that every
