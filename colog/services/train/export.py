@@ -1,7 +1,7 @@
 """Training data from the search engine: analyst-labelled documents with their stream neighbours.
 
-Which documents: every stream (docs/design.md §5: `host.name` + `log.file.path`, with fallbacks)
-that holds at least one analyst label (`colog.feedback.label`) inside the data window is read
+Which documents: every stream (colog/core/engine/streams.py: `host.name` + the first present
+source field) that holds at least one analyst label (`colog.feedback.label`) inside the data window is read
 whole (inside the window) through a point-in-time scan in stream order, because the sequence
 modality of a labelled event needs the events around it.
 
