@@ -1,0 +1,59 @@
+"""Occlusion: what each word and each neighbour adds to a verdict, measured by deleting it.
+
+An anomalous event's word is scored by how much its event score falls when the word is
+removed from the model's token row; a neighbour by how much the context score falls when the
+neighbour is left out of the window (as if the stream had no event there). Only extra rows of
+the same model, so the served model's inputs and outputs stay as they are; the rows are built
+here and scored by the caller in one batch. Attention weights were measured and failed the
+deletion test (benchmarks/RESULTS.md, "Explanations"), which is why this exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from colog.core.explain.words import MessageWords
+
+
+@dataclass
+class OcclusionRows:
+    """Rows to score for one anomalous event: one per word unit, one per real neighbour."""
+
+    tokens: np.ndarray          # int64 [n, L]
+    sequence: np.ndarray        # float32 [n, K, D]
+    sequence_mask: np.ndarray   # float32 [n, K]
+    word_units: list[int]       # word index of each of the first len(word_units) rows
+    columns: list[int]          # window column of each following row
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def occlusion_rows(words: MessageWords | None, token_row: np.ndarray, sequence: np.ndarray,
+                   mask: np.ndarray, centre: int, explain_words: bool,
+                   explain_neighbours: bool) -> OcclusionRows:
+    """The event's rows with one word deleted each, then with one neighbour left out each."""
+    max_tokens = len(token_row)
+    units = words.units(max_tokens) if (explain_words and words is not None) else []
+    columns = [c for c in range(len(mask)) if c != centre and mask[c] > 0.5] \
+        if explain_neighbours else []
+    n = len(units) + len(columns)
+    tokens = np.repeat(np.asarray(token_row, np.int64)[None], n, axis=0)
+    seq = np.repeat(np.asarray(sequence, np.float32)[None], n, axis=0)
+    seq_mask = np.repeat(np.asarray(mask, np.float32)[None], n, axis=0)
+    for r, word in enumerate(units):
+        tokens[r] = words.row_without({word}, max_tokens)
+    for r, column in enumerate(columns, start=len(units)):
+        seq[r, column] = 0.0
+        seq_mask[r, column] = 0.0
+    return OcclusionRows(tokens, seq, seq_mask, units, columns)
+
+
+def ranked(items: list[int], drops: np.ndarray, k: int, floor: float = 1e-3
+           ) -> list[tuple[int, float]]:
+    """The k items whose deletion lowers the score most, strongest first; an item whose
+    deletion lowers it by less than `floor` explains nothing and is left out."""
+    order = np.argsort(-np.asarray(drops, np.float64), kind="stable")
+    return [(items[i], round(float(drops[i]), 6)) for i in order[:k] if drops[i] >= floor]
