@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     alert_interval_minutes: int = 5
     alert_min_anomalies: int = 1
     alert_min_incidents: int = 1
+    alert_destination_id: str | None = Field(
+        None, description="an Alerting destination (Notifications channel) id: `colog setup "
+        "--monitors` then gives every trigger an action whose message lists the anomalies "
+        "with their explanations")
     dashboards_url: str | None = None
 
     # --- retraining and releases ---

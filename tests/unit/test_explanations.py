@@ -10,8 +10,11 @@ import pytest
 from colog.core.explain.occlusion import occlusion_rows, ranked
 from colog.core.explain.summary import NeighbourRef, absent, explanation_fields, explanation_line
 from colog.core.explain.words import message_words
-from colog.core.features.semantic import SemanticTokenizer, semantic_text, \
-    semantic_text_with_origins
+from colog.core.features.semantic import (
+    SemanticTokenizer,
+    semantic_text,
+    semantic_text_with_origins,
+)
 from colog.core.parsing.masking import mask_message, mask_with_origins
 
 MESSAGES = [
@@ -79,8 +82,8 @@ def test_words_are_slices_of_the_message_never_pieces(raw, tokenizer):
     for w, word in enumerate(words.words):
         own = [pieces[p].removeprefix("##") for p, o in enumerate(words.piece_words) if w in o]
         if not word.parameter and own:
-            assert "".join(own) in tokenizer._tokenizer.normalizer.normalize_str(word.text.lower()).replace(" ", "") \
-                or len(own) == 1
+            normalised = tokenizer._tokenizer.normalizer.normalize_str(word.text.lower())
+            assert "".join(own) in normalised.replace(" ", "") or len(own) == 1
 
 
 def test_word_pieces_merge_into_the_word_the_analyst_reads(tokenizer):
@@ -170,3 +173,18 @@ def test_the_readable_line_and_fields():
     far = NeighbourRef("d", "i", None, 2, "x" * 500, None, 0.3)
     assert "2 events after" in explanation_line([], far)
     assert len(far.as_fields()["message"]) == 160
+
+
+def test_label_confirmation_shows_what_the_model_said_and_why():
+    from colog.app.cli.feedback_cmd import verdict_line
+
+    source = {"colog": {"status": "enriched", "label": "anomaly", "anomaly_type": "both",
+                        "score": 0.934, "context": {"score": 0.61},
+                        "explanation": 'point: "FAILED" (0.42)'}}
+    assert verdict_line(source) == ('model: anomaly (both, score 0.93, context 0.61); '
+                                     'why: point: "FAILED" (0.42)')
+    normal = {"colog": {"status": "enriched", "label": "normal", "anomaly_type": "none",
+                        "score": 0.1, "context": {"score": 0.2}, "explanation": None}}
+    assert verdict_line(normal) == "model: normal (none, score 0.10, context 0.20)"
+    assert verdict_line({"colog": {"status": "failed"}}) == "not scored (failed)"
+    assert verdict_line({}) == "not scored (pending)"

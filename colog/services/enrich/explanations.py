@@ -47,13 +47,18 @@ def _inputs(ctx, windows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
     return sequence, mask
 
 
-def _template_of(job, j: int, target_templates: dict[int, str]) -> str | None:
+def _template_of(ctx, job, j: int, target_templates: dict[int, str]) -> str | None:
+    """The neighbour's template: assigned in this job, else the one it fits in this worker's
+    Drain state, else the one it was enriched with; None when none is known."""
     if j in target_templates:
         return target_templates[j]
-    return get_path(job.buffer[j].hit.get("_source", {}), "colog.template.text")
+    source = job.buffer[j].hit.get("_source", {})
+    message = source.get("message")
+    known = ctx.templates.known_template(message) if isinstance(message, str) else None
+    return known or get_path(source, "colog.template.text")
 
 
-def _neighbour(job, i: int, column: int, centre: int, weight: float,
+def _neighbour(ctx, job, i: int, column: int, centre: int, weight: float,
                target_templates: dict[int, str]) -> NeighbourRef | None:
     j = int(job.window_index[i][column])
     if j < 0:
@@ -63,7 +68,7 @@ def _neighbour(job, i: int, column: int, centre: int, weight: float,
     return NeighbourRef(id=str(hit["_id"]), index=str(hit["_index"]),
                         timestamp=source.get("@timestamp"), offset=column - centre,
                         message=str(source.get("message", "")),
-                        template=_template_of(job, j, target_templates), weight=weight)
+                        template=_template_of(ctx, job, j, target_templates), weight=weight)
 
 
 def explain_job(ctx, job, targets: list[int], results: list, chosen: dict, version: str,
@@ -122,12 +127,13 @@ def explain_job(ctx, job, targets: list[int], results: list, chosen: dict, versi
             part = slice(start, start + len(rows))
             start += len(rows)
             for n in plans[key]:
-                out[n] = _explain_one(job, targets[n], n, rows, scores, part, event, context,
-                                      words_of[n], point, point_only, centre, target_templates)
+                out[n] = _explain_one(ctx, job, targets[n], n, rows, scores, part, event,
+                                      context, words_of[n], point, point_only, centre,
+                                      target_templates)
     return out
 
 
-def _explain_one(job, i, n, rows: OcclusionRows, scores, part, event, context, words,
+def _explain_one(ctx, job, i, n, rows: OcclusionRows, scores, part, event, context, words,
                  point, point_only, centre, target_templates) -> dict:
     top_words: list[tuple[str, float]] = []
     if rows.word_units and scores is not None:
@@ -139,14 +145,15 @@ def _explain_one(job, i, n, rows: OcclusionRows, scores, part, event, context, w
         drops = context[n] - scores[1][part][len(rows.word_units):]
         best = ranked(rows.columns, drops, 1)
         if best:
-            neighbour = _neighbour(job, i, best[0][0], centre, best[0][1], target_templates)
+            neighbour = _neighbour(ctx, job, i, best[0][0], centre, best[0][1],
+                                   target_templates)
     elif point_only and point is not None:
-        neighbour = _strongest_neighbour(job, i, point, centre, float(context[n]),
+        neighbour = _strongest_neighbour(ctx, job, i, point, centre, float(context[n]),
                                          target_templates)
     return explanation_fields(top_words, neighbour)
 
 
-def _strongest_neighbour(job, i, point, centre, context_score, target_templates):
+def _strongest_neighbour(ctx, job, i, point, centre, context_score, target_templates):
     """A 2-class model's context score is its window's highest neighbour point score: that
     neighbour drove it; its weight is how far the context score falls without it."""
     columns = [c for c, j in enumerate(job.window_index[i]) if c != centre and j >= 0]
@@ -160,4 +167,4 @@ def _strongest_neighbour(job, i, point, centre, context_score, target_templates)
     weight = round(context_score - (float(rest.max()) if len(rest) else 0.0), 6)
     if weight < 1e-3:
         return None  # two neighbours tie: neither alone made the context anomalous
-    return _neighbour(job, i, columns[best], centre, weight, target_templates)
+    return _neighbour(ctx, job, i, columns[best], centre, weight, target_templates)
