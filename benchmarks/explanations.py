@@ -50,9 +50,8 @@ from colog.app.reporting import replace_section  # noqa: E402
 from colog.core.explain.occlusion import occlusion_rows  # noqa: E402
 from colog.core.explain.words import message_words  # noqa: E402
 from colog.core.features.embedding import SentenceEmbedder  # noqa: E402
-from colog.core.features.windows import centre_column  # noqa: E402
 from colog.core.model.bundle import load_model_dir  # noqa: E402
-from colog.core.model.in_process import FeatureSettings, score_records  # noqa: E402
+from colog.core.model.in_process import score_records  # noqa: E402
 from colog.core.parsing.masking import mask_message  # noqa: E402
 from colog.core.verdict import event_and_context_scores  # noqa: E402
 
@@ -75,6 +74,7 @@ def _quality():
 def load_set(name: str, seed: int, epochs: int | None, embedder, workdir: Path):
     """(model directory, records to explain) of a data set; the model is trained once per seed
     and kept under `workdir`."""
+    from colog.core.features.spec import FeatureSpec
     from colog.services.train.loop import TrainOptions
     from colog.services.train.pipeline import TrainSpec, train_from_records
 
@@ -90,7 +90,7 @@ def load_set(name: str, seed: int, epochs: int | None, embedder, workdir: Path):
         quality = _quality()
         train, valid, explained, _ = quality.load_suite(name)
         classes, window = quality.suite_shape(name)
-        spec = TrainSpec(num_classes=classes, window=window, baseline=False,
+        spec = TrainSpec(num_classes=classes, features=FeatureSpec(window=window), baseline=False,
                          options=TrainOptions(epochs=epochs or 15, seed=seed, progress=False))
     if not (out / "config.json").is_file():
         started = time.perf_counter()
@@ -104,10 +104,9 @@ def load_set(name: str, seed: int, epochs: int | None, embedder, workdir: Path):
 class Model:
     def __init__(self, model_dir: Path, embedder: SentenceEmbedder):
         self.loaded = load_model_dir(model_dir)
-        self.features = FeatureSettings.of(self.loaded)
         self.classes = list(self.loaded.classes)
         self.embedder = embedder
-        self.centre = centre_column(self.features.window, self.features.sequence_mode)
+        self.centre = self.loaded.features.centre
 
     def scores(self, tokens, sequence, mask) -> tuple[np.ndarray, np.ndarray | None]:
         out = self.loaded.predict(tokens, sequence, mask)

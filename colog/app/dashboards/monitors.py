@@ -160,7 +160,7 @@ def render_monitor(monitor: dict, settings: Any) -> dict:
         script["source"] = _THRESHOLD.sub(f">= {threshold}", script["source"])
         destination = getattr(settings, "alert_destination_id", None)
         if destination and explains_hits(monitor):
-            _trigger(entry)["actions"] = [message_action(monitor, destination)]
+            trigger_of(entry)["actions"] = [message_action(monitor, destination)]
     return rendered
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from colog.core.explain.occlusion import OcclusionRows, occlusion_rows, ranked
 from colog.core.explain.summary import NeighbourRef, absent, explanation_fields
 from colog.core.explain.words import message_words
-from colog.core.features.spec import EMBEDDING_DIM
 from colog.core.features.modalities import Modalities
+from colog.core.features.spec import EMBEDDING_DIM
 from colog.core.fields import get_path
 from colog.core.labels import ANOMALY
 from colog.core.verdict import event_and_context_scores

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from colog.core.clock import now_iso
+from colog.core.engine.reader import first_pending, iter_stream, point_in_time, preceding
+from colog.core.engine.streams import StreamRef
 from colog.core.explain.summary import absent
 from colog.core.features.windows import CONTEXT, centre_column, rows_of
 from colog.core.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
@@ -33,8 +35,6 @@ from colog.core.verdict import event_and_context_scores, label_fields, neighbour
 from colog.services.enrich.batching import ScoreJob, run_jobs
 from colog.services.enrich.context import EnrichContext
 from colog.services.enrich.explanations import explain_job
-from colog.core.engine.reader import first_pending, iter_stream, point_in_time, preceding
-from colog.core.engine.streams import StreamRef
 from colog.services.enrich.validation import check_document
 from colog.services.enrich.writer import Update, WriteReport, write_updates
 
