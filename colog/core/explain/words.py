@@ -55,6 +55,11 @@ class MessageWords:
         row[:len(kept)] = kept
         return row
 
+    def without(self, word: int) -> str:
+        """The original message as if the word had not been logged (white space collapsed)."""
+        w = self.words[word]
+        return " ".join((self.message[:w.start] + " " + self.message[w.end:]).split())
+
     def word_weights(self, piece_weights: np.ndarray, max_tokens: int) -> np.ndarray:
         """Per-piece weights (attention) summed per word; a piece on several words splits."""
         out = np.zeros(len(self.words), dtype=np.float64)

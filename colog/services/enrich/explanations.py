@@ -14,13 +14,14 @@ import logging
 
 import numpy as np
 
-from colog.core.explain.occlusion import OcclusionRows, occlusion_rows, ranked
+from colog.core.explain.occlusion import OcclusionRows, deletions, occlusion_rows, ranked
 from colog.core.explain.summary import NeighbourRef, absent, explanation_fields
 from colog.core.explain.words import message_words
 from colog.core.features.modalities import Modalities
 from colog.core.features.spec import EMBEDDING_DIM
 from colog.core.fields import get_path
 from colog.core.labels import ANOMALY
+from colog.core.parsing.masking import mask_message
 from colog.core.verdict import event_and_context_scores
 
 log = logging.getLogger(__name__)
@@ -100,14 +101,27 @@ def explain_job(ctx, job, targets: list[int], results: list, chosen: dict, versi
             plans.setdefault((job.buffer[i].masked, _window_of(job, i)), []).append(n)
         keys = list(plans)
         sequence, mask = _inputs(ctx, [key[1] for key in keys])
+        max_tokens = job.tokens.shape[1]
+        units = {key: deletions(words_of[plans[key][0]], max_tokens,
+                                results[plans[key][0]].label == ANOMALY) for key in keys}
+        # Each message again without one word: its token row and its sentence embedding.
+        shortened = [mask_message(words_of[plans[key][0]].without(w))
+                     for key in keys for w in units[key]]
+        deleted_tokens = ctx.tokenizer.encode(shortened) if shortened else None
+        deleted_vectors = ctx.embedder.embed(shortened) if shortened else None
         built: list[OcclusionRows] = []
+        at = 0
         for row, key in enumerate(keys):
             n = plans[key][0]
             verdict = results[n]
+            part = slice(at, at + len(units[key]))
+            at += len(units[key])
             built.append(occlusion_rows(
                 words_of[n], job.tokens[targets[n]], sequence[row], mask[row], centre,
                 explain_words=verdict.label == ANOMALY,
-                explain_neighbours=verdict.context_label == ANOMALY and not point_only))
+                explain_neighbours=verdict.context_label == ANOMALY and not point_only,
+                deleted_tokens=None if deleted_tokens is None else deleted_tokens[part],
+                deleted_embeddings=None if deleted_vectors is None else deleted_vectors[part]))
         total = sum(len(rows) for rows in built)
         scores = None
         if total:
