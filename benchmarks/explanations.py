@@ -335,7 +335,7 @@ def main() -> None:
     parser.add_argument("--sample-seed", type=int, default=7)
     parser.add_argument("--max-anomalies", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=None,
-                        help="training epochs (default: the demo's for demo, SUITE_EPOCHS for suites)")
+                        help="training epochs (default: the demo's; SUITE_EPOCHS for suites)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "explain-bench")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
