@@ -188,3 +188,112 @@ def test_label_confirmation_shows_what_the_model_said_and_why():
     assert verdict_line(normal) == "model: normal (none, score 0.10, context 0.20)"
     assert verdict_line({"colog": {"status": "failed"}}) == "not scored (failed)"
     assert verdict_line({}) == "not scored (pending)"
+
+
+# --- explain_job: the wiring, with a rule in place of the network ------------------------------
+
+class RuleScorer:
+    """Event anomalous while the message has the word piece "failed"; context anomalous while
+    the previous event (column 0) is in the window. A stand-in for the network in a unit test
+    of what explain_job does with the rows it sends, not a model of anything."""
+
+    classes = ("normal", "event", "context", "both")
+
+    def __init__(self, tokenizer):
+        from colog.core.features.spec import FeatureSpec
+
+        self.spec = FeatureSpec(window=1, max_tokens=60)
+        self.failed = tokenizer._tokenizer.token_to_id("failed")
+        self.calls = []
+
+    def predict(self, modalities, version=None):
+        self.calls.append((len(modalities), version))
+        event = np.where((modalities.tokens == self.failed).any(axis=1), 0.9, 0.1)
+        context = np.where(modalities.sequence_mask[:, 0] > 0.5, 0.8, 0.1)
+        probs = np.stack([(1 - event) * (1 - context), event * (1 - context),
+                          (1 - event) * context, event * context], axis=1)
+        return {"probs": probs.astype(np.float32)}, version
+
+
+def _ctx_and_job(messages):
+    from types import SimpleNamespace
+
+    from colog.core.features.embedding import EMBEDDING_DIM, MemoryCache, SentenceEmbedder
+    from colog.core.features.windows import window_indices
+    from colog.services.enrich.stages import StageClock
+    from colog.services.enrich.template_store import TemplateStore
+
+    tokenizer = SemanticTokenizer(max_tokens=60)
+    scorer = RuleScorer(tokenizer)
+    embedder = SentenceEmbedder(
+        encode=lambda texts: np.ones((len(texts), EMBEDDING_DIM), np.float32),
+        cache=MemoryCache())
+    ctx = SimpleNamespace(settings=SimpleNamespace(explanations=True), scorer=scorer,
+                          tokenizer=tokenizer, embedder=embedder, stages=StageClock(),
+                          templates=TemplateStore())
+    buffer = [SimpleNamespace(hit={"_id": f"d{i}", "_index": "logs-x", "_source": {
+        "@timestamp": f"2026-01-01T00:00:0{i}Z", "message": m}}, masked=mask_message(m))
+        for i, m in enumerate(messages)]
+    job = SimpleNamespace(buffer=buffer, tokens=tokenizer.encode([e.masked for e in buffer]),
+                          window_index=window_indices(["s"] * len(buffer), 1, "context"))
+    return ctx, job
+
+
+def _verdicts(ctx, job, targets):
+    from colog.core.verdict import verdicts
+
+    tokens = job.tokens[targets]
+    sequence = np.ones((len(targets), 3, 384), np.float32)
+    mask = (job.window_index[targets] >= 0).astype(np.float32)
+    from colog.core.features.modalities import Modalities
+
+    outputs, _ = ctx.scorer.predict(Modalities(tokens, sequence, mask, job.window_index[targets]))
+    outputs["token_attention"] = np.zeros(tokens.shape, np.float32)
+    outputs["context_attention"] = np.zeros(mask.shape, np.float32)
+    outputs["modality_weights"] = np.full((len(targets), 2), 0.5, np.float32)
+    token_strings = [ctx.tokenizer.tokens_of(row) for row in tokens]
+    return outputs, verdicts(outputs, list(ctx.scorer.classes), token_strings)
+
+
+def test_explain_job_names_the_words_and_the_neighbour_that_made_each_verdict():
+    from colog.services.enrich.explanations import explain_job
+
+    ctx, job = _ctx_and_job(["session opened for ubuntu", "FAILED su for root by ubuntu",
+                             "session opened for root"])
+    targets = [0, 1, 2]
+    outputs, results = _verdicts(ctx, job, targets)
+    assert [v.anomaly_type for v in results] == ["none", "both", "collective"]
+    templates = [("1", "session opened for <*>"), ("2", "FAILED su for root by <*>"),
+                 ("1", "session opened for <*>")]
+    out = explain_job(ctx, job, targets, results, outputs, "7", templates)
+    assert out[0] == absent()
+    both = out[1]
+    assert both["attribution"]["words"] == ["FAILED"]  # only its deletion changes the verdict
+    assert both["attribution"]["word_weights"] == [pytest.approx(0.8)]
+    assert both["neighbour"]["id"] == "d0" and both["neighbour"]["offset"] == -1
+    assert both["neighbour"]["template"] == "session opened for <*>"
+    assert both["neighbour"]["weight"] == pytest.approx(0.7)
+    assert both["explanation"] == ('point: "FAILED" (0.80); context: previous event '
+                                   '"session opened for ubuntu" (0.70)')
+    collective = out[2]
+    assert collective["attribution"] is None
+    assert collective["neighbour"]["id"] == "d1"
+    assert collective["explanation"].startswith('context: previous event "FAILED su')
+    # One extra call, pinned to the verdicts' version: 6 word rows and 2 neighbour rows for
+    # the second event, 1 neighbour row for the third (it has no next event).
+    assert ctx.scorer.calls[-1] == (9, "7")
+
+
+def test_explain_job_leaves_out_what_it_cannot_explain():
+    from colog.services.enrich.explanations import explain_job
+
+    ctx, job = _ctx_and_job(["!!! ???", "FAILED", "ok"])
+    targets = [1]
+    outputs, results = _verdicts(ctx, job, targets)
+    ctx.settings.explanations = False
+    assert explain_job(ctx, job, targets, results, outputs, "7", [("2", "FAILED")]) == [absent()]
+    ctx.settings.explanations = True
+    [out] = explain_job(ctx, job, targets, results, outputs, "7", [("2", "FAILED")])
+    # A one-word message: the word alone is shown; its neighbour "!!! ???" drove the context.
+    assert out["attribution"]["words"] == ["FAILED"]
+    assert out["neighbour"]["message"] == "!!! ???"
