@@ -312,8 +312,12 @@ def render(raw: dict) -> str:
             f"{_fmt(w.get('attention'))} | {_fmt(w.get('occlusion_tokens'))} | "
             f"{_fmt(w.get('occlusion'))} | "
             f"{_fmt(n.get('attention'))} | {_fmt(n.get('occlusion'))} |")
-    lines += ["", "Cost of occlusion, in-process PyTorch on this machine (the enricher sends "
-              "the same rows to Triton in one call per job, for anomalies only):", "",
+    lines += ["", "Cost of occlusion per sampled anomaly, in-process (PyTorch model, MiniLM "
+              "for the shortened messages through an in-memory embedding cache shared by the "
+              "run, as the worker's embedding cache is; the enricher sends the same rows to "
+              "Triton in one call per job, for anomalies only). Per document: the seconds per "
+              "anomaly times the anomalies, over all documents, beside the seconds to score "
+              "every document once (features included):", "",
               "| set | rows per anomaly | seconds per anomaly | explanation seconds per "
               "document | scoring seconds per document (all documents, once) |",
               "|---|---|---|---|---|"]
