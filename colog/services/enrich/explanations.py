@@ -98,7 +98,9 @@ def explain_job(ctx, job, targets: list[int], results: list, chosen: dict, versi
             i = targets[n]
             words_of[n] = message_words(job.buffer[i].hit["_source"].get("message"),
                                         ctx.tokenizer)
-            plans.setdefault((job.buffer[i].masked, _window_of(job, i)), []).append(n)
+            # The same model input and the same words (their values may differ): one plan.
+            shape = -1 if words_of[n] is None else len(words_of[n].words)
+            plans.setdefault((job.buffer[i].masked, _window_of(job, i), shape), []).append(n)
         keys = list(plans)
         sequence, mask = _inputs(ctx, [key[1] for key in keys])
         max_tokens = job.tokens.shape[1]
