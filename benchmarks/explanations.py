@@ -1,7 +1,7 @@
 """Are the explanations faithful? A deletion test on anomalies, attention against occlusion.
 
 Data sets: the demo data (the five bundled samples, the demo's model: weak labels, 4 classes,
-W = 1) and 4-class contextual suites built from the shared Loghub samples as in
+W = 1) and 4-class contextual suites built from the Loghub samples in benchmarks/data/loghub as in
 benchmarks/quality.py (suite seed 7, W = 2; the model is trained on the train and valid
 parts and explained on the test part).
 
