@@ -67,9 +67,11 @@ def occlusion_rows(words: MessageWords | None, token_row: np.ndarray, sequence: 
     return OcclusionRows(tokens, seq, seq_mask, units, columns)
 
 
-def ranked(items: list[int], drops: np.ndarray, k: int, floor: float = 1e-3
+def ranked(items: list[int], drops: np.ndarray, k: int, floor: float = 5e-3
            ) -> list[tuple[int, float]]:
     """The k items whose deletion lowers the score most, strongest first; an item whose
-    deletion lowers it by less than `floor` explains nothing and is left out."""
+    deletion lowers it by less than `floor` (shown as 0.00) explains nothing and is left out:
+    where the evidence is redundant (two words each enough on their own) no single item is
+    named, rather than one that changes nothing."""
     order = np.argsort(-np.asarray(drops, np.float64), kind="stable")
     return [(items[i], round(float(drops[i]), 6)) for i in order[:k] if drops[i] >= floor]

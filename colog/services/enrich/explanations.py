@@ -181,6 +181,6 @@ def _strongest_neighbour(ctx, job, i, point, centre, context_score, target_templ
     best = int(np.argmax(values))
     rest = np.delete(values, best)
     weight = round(context_score - (float(rest.max()) if len(rest) else 0.0), 6)
-    if weight < 1e-3:
+    if weight < 5e-3:
         return None  # two neighbours tie: neither alone made the context anomalous
     return _neighbour(ctx, job, i, columns[best], centre, weight, target_templates)
