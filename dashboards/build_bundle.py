@@ -70,6 +70,11 @@ def metric(agg_id, kind, field=None, label=None):
     return {"id": agg_id, "enabled": True, "type": kind, "schema": "metric", "params": params}
 
 
+# The neighbour that drove a collective verdict opens in Discover, found by its document id.
+NEIGHBOUR_LINK = {"colog.neighbour.id": {"id": "url", "params": {
+    "type": "a", "labelTemplate": "{{value}}",
+    "urlTemplate": "/app/discover#/?_a=(query:(language:lucene,query:'_id:\"{{value}}\"'))"}}}
+
 TABLE_PARAMS = {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False,
                 "showTotal": False, "totalFunc": "sum", "percentageCol": ""}
 
@@ -92,7 +97,9 @@ def build_objects() -> list[dict]:
     """Every saved object, in import order (index patterns first, dashboard last)."""
     objects = []
     objects.append({"id": LOGS, "type": "index-pattern",
-                    "attributes": {"title": "logs-*", "timeFieldName": "@timestamp", "fields": "[]"},
+                    "attributes": {"title": "logs-*", "timeFieldName": "@timestamp", "fields": "[]",
+                                   "fieldFormatMap": json.dumps(NEIGHBOUR_LINK,
+                                                                separators=(",", ":"))},
                     "references": [], "migrationVersion": {"index-pattern": "7.6.0"}})
     objects.append({"id": INC, "type": "index-pattern",
                     "attributes": {"title": "colog-incidents", "timeFieldName": "@timestamp",
@@ -239,13 +246,17 @@ def build_objects() -> list[dict]:
     objects.append({
         "id": "colog-anomalies-search", "type": "search",
         "attributes": {
-            "title": "CoLog: anomalous events", "description": "colog.label:anomaly",
+            "title": "CoLog: anomalous events",
+            "description": "Point, collective and both: each with its explanation (the words "
+                           "that made it, the neighbour that drove a collective verdict, a link "
+                           "to that neighbour).",
             "hits": 0,
-            "columns": ["host.name", "colog.stream", "message", "colog.anomaly_type", "colog.score",
-                        "colog.context.score", "colog.template.text", "colog.model.version"],
+            "columns": ["host.name", "colog.stream", "message", "colog.anomaly_type",
+                        "colog.explanation", "colog.score", "colog.context.score",
+                        "colog.neighbour.id", "colog.template.text", "colog.model.version"],
             "sort": [["@timestamp", "desc"]], "version": 1,
             "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
-                {"query": {"query": "colog.label:anomaly", "language": "lucene"}, "filter": [],
+                {"query": {"query": ANOMALIES, "language": "lucene"}, "filter": [],
                  "highlightAll": True, "version": True, "indexRefName": REF},
                 separators=(",", ":"))}},
         "references": [{"name": REF, "type": "index-pattern", "id": LOGS}],

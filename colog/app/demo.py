@@ -155,16 +155,28 @@ def summary(client, console: Console, index: str = DEMO_INDEX) -> dict:
                           "_source": ["message", "host.name", "colog"],
                           "collapse": {"field": "colog.template.id"}}, index)
     table = Table(title="first hits of colog.label:anomaly (highest score)")
-    for column in ("score", "type", "semantic/sequence", "top tokens", "message"):
+    for column in ("score", "type", "message", "why (colog.explanation)"):
         table.add_column(column)
     for hit in hits["hits"]["hits"]:
         c = hit["_source"]["colog"]
-        table.add_row(f"{c['score']:.3f}", c["anomaly_type"],
-                      f"{c['attention']['semantic']:.2f}/{c['attention']['sequence']:.2f}",
-                      " ".join(c["attention"]["tokens"][:4]), hit["_source"]["message"][:70])
+        table.add_row(f"{c['score']:.3f}", c["anomaly_type"], hit["_source"]["message"][:70],
+                      c.get("explanation") or "-")
     console.print(table)
     counts["anomaly_hits"] = hits["hits"]["total"]["value"]
     return counts
+
+
+def explain_cost(client, ctx, scored: int, console: Console, index: str = DEMO_INDEX) -> None:
+    """What the explanations of this pass cost (the `explain` stage: occlusion rows, their
+    embeddings and model calls), per anomaly and per scored document."""
+    client.refresh(index)
+    explained = client.count(index, {"exists": {"field": "colog.explanation"}})
+    anomalies = client.count(index, {"bool": {"minimum_should_match": 1, "should": [
+        {"term": {"colog.label": "anomaly"}}, {"term": {"colog.context.label": "anomaly"}}]}})
+    seconds = ctx.stages.seconds.get("explain", 0.0)
+    console.print(f"explanations: {explained} of {anomalies} anomalous verdicts explained in "
+                  f"{seconds:.1f}s ({1000 * seconds / max(1, anomalies):.1f} ms per anomaly, "
+                  f"{1000 * seconds / max(1, scored):.2f} ms per scored document)")
 
 
 def verdicts_by_id(client, index: str = DEMO_INDEX) -> dict[str, tuple[str, str]]:
@@ -300,6 +312,7 @@ def run_demo(settings: Settings, console: Console | None = None,
                   f"{result.still_pending} still pending, {result.docs_per_second:.1f} docs/s, "
                   f"model version(s) {sorted(result.model_versions) or [version]}")
     timings.step("enrich", t)
+    explain_cost(client, ctx, result.scored, console)
 
     counts = summary(client, console)
     if feedback_loop:

@@ -153,12 +153,20 @@ class Settings(BaseSettings):
         None, gt=0.0, lt=1.0,
         description="override the served model's own decision thresholds (chosen on its "
         "validation split by `colog train`) with one cut on the event and context scores")
+    explanations: bool = Field(
+        True, description="explain anomalous verdicts (colog.explanation, colog.attribution.*, "
+        "colog.neighbour.*) by occlusion: extra rows of the same model, for anomalies only "
+        "(docs/explanations.md)")
 
     # --- incidents and alerting ---
     incident_quiet_period_s: float = 300.0
     alert_interval_minutes: int = 5
     alert_min_anomalies: int = 1
     alert_min_incidents: int = 1
+    alert_destination_id: str | None = Field(
+        None, description="an Alerting destination (Notifications channel) id: `colog setup "
+        "--monitors` then gives every trigger an action whose message lists the anomalies "
+        "with their explanations")
     dashboards_url: str | None = None
 
     # --- retraining and releases ---

@@ -75,6 +75,14 @@ def enriched_docs(enriched_at: str | None = None) -> list[dict]:
                 "stream": stream_of(host), "model": {"version": "1"},
                 "enriched_at": enriched_at,
             }}})
+        if kind != "none":  # the explanation the enricher writes on anomalies
+            colog = hits[-1]["_source"]["colog"]
+            parts = ['point: "error" (0.40)'] if label == "anomaly" else []
+            if context == "anomaly":
+                colog["neighbour"] = {"id": f"doc-{number - 1:03d}", "offset": -1,
+                                      "weight": 0.5, "message": "the event before"}
+                parts.append('context: previous event "the event before" (0.50)')
+            colog["explanation"] = "; ".join(parts)
         if number % 3 == 0:  # a candidate in shadow scored every third event
             hits[-1]["_source"]["colog"]["shadow"] = {
                 "label": "normal" if kind == "point" else label, "model": {"version": "7"}}
@@ -169,14 +177,33 @@ def test_committed_bundle_is_what_the_builder_writes(bundle):
     assert module.build_objects() == bundle, "run: .venv/bin/python dashboards/build_bundle.py"
 
 
-def test_saved_search_is_label_anomaly_with_useful_columns(bundle):
+def test_saved_search_lists_every_anomaly_with_its_explanation(bundle):
     search = so.by_id(bundle)["colog-anomalies-search"]
-    assert so.search_source(search)["query"] == {"query": "colog.label:anomaly",
-                                                 "language": "lucene"}
+    assert so.search_source(search)["query"] == {
+        "query": "colog.anomaly_type:(point OR collective OR both)", "language": "lucene"}
     columns = search["attributes"]["columns"]
     for column in ("host.name", "message", "colog.anomaly_type", "colog.score",
-                   "colog.template.text"):
+                   "colog.explanation", "colog.neighbour.id", "colog.template.text"):
         assert column in columns
+    assert columns.index("colog.explanation") == columns.index("message") + 2
+    formats = json.loads(so.by_id(bundle)["colog-logs"]["attributes"]["fieldFormatMap"])
+    link = formats["colog.neighbour.id"]
+    assert link["id"] == "url" and "{{value}}" in link["params"]["urlTemplate"]
+
+
+def test_saved_search_finds_collective_verdicts_and_their_explanations(opensearch, bundle,
+                                                                       logs_index):
+    search = so.by_id(bundle)["colog-anomalies-search"]
+    query = so.search_source(search)["query"]["query"]
+    found = opensearch.search({"size": 100, "query": {"query_string": {"query": query}},
+                               "_source": ["colog"]}, logs_index)["hits"]["hits"]
+    kinds = {h["_source"]["colog"]["anomaly_type"] for h in found}
+    assert kinds == {"point", "collective", "both"}
+    assert len(found) == sum(1 for _, _, kind in SPEC if kind != "none")
+    for hit in found:
+        colog = hit["_source"]["colog"]
+        assert ("context: previous event" in colog["explanation"]) == \
+            (colog["anomaly_type"] in ("collective", "both"))
 
 
 def test_broken_bundles_are_rejected_with_the_reason(tmp_path, bundle):

@@ -138,6 +138,69 @@ def test_feedback_survives_enrichment(enriched_index, opensearch):
         assert colog["status"] == "enriched"
 
 
+# --- explanations -----------------------------------------------------------------------------
+
+def _whole_word_of(message: str, word: str) -> bool:
+    """`word` occurs in `message` with no word character glued to either side (a masked
+    parameter such as an address is a whole word too)."""
+    import re
+
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", message) is not None
+
+
+def test_anomalies_are_explained_in_whole_words_of_their_own_message(enriched_index,
+                                                                    opensearch):
+    docs = all_docs(opensearch, enriched_index["index"])
+    explained_words = 0
+    for hit in docs:
+        colog, message = hit["_source"]["colog"], hit["_source"].get("message")
+        if hit["_id"].startswith("bad-") or colog["anomaly_type"] == "none":
+            # Normal, rejected, empty: no explanation at all, never a made-up one.
+            assert colog.get("explanation") is None, hit["_id"]
+            assert colog.get("attribution") is None and colog.get("neighbour") is None
+            continue
+        assert colog["explanation"], hit["_id"]
+        attribution = colog.get("attribution")
+        if colog["label"] != "anomaly":
+            assert attribution is None  # a collective verdict is explained by its context
+            continue
+        assert attribution["method"] == "occlusion"
+        assert len(attribution["words"]) == len(attribution["word_weights"]) >= 1
+        assert attribution["word_weights"] == sorted(attribution["word_weights"], reverse=True)
+        for word in attribution["words"]:
+            assert not word.startswith("##") and _whole_word_of(message, word), (word, message)
+            assert f'"{word}"' in colog["explanation"]
+        explained_words += 1
+    assert explained_words >= 3
+
+
+def test_the_neighbour_that_mattered_is_a_real_document_of_the_same_stream(enriched_index,
+                                                                          opensearch):
+    docs = all_docs(opensearch, enriched_index["index"])
+    order: dict[str, list[str]] = {}
+    for hit in docs:  # sorted by event.sequence: stream order
+        colog = hit["_source"]["colog"]
+        if colog.get("stream") and not hit["_id"].startswith("bad-"):
+            order.setdefault(colog["stream"], []).append(hit["_id"])
+    referenced = 0
+    for hit in docs:
+        colog = hit["_source"]["colog"]
+        ref = colog.get("neighbour")
+        if ref is None:
+            continue
+        assert colog["context"]["label"] == "anomaly"
+        neighbour = opensearch.get(ref["index"], ref["id"])["_source"]
+        assert neighbour["colog"]["stream"] == colog["stream"]
+        assert neighbour["@timestamp"] == ref["timestamp"]
+        assert " ".join(neighbour["message"].split()).startswith(ref["message"].rstrip("…"))
+        stream = order[colog["stream"]]
+        assert stream.index(ref["id"]) - stream.index(hit["_id"]) == ref["offset"] != 0
+        assert 0.0 < ref["weight"] <= 1.0
+        assert "context:" in colog["explanation"] and ref["template"]
+        referenced += 1
+    assert referenced >= 1, "the fixture must give collective verdicts"
+
+
 def test_second_pass_changes_nothing(enriched_index, opensearch):
     index = enriched_index["index"]
     before = {h["_id"]: h["_seq_no"] for h in all_docs(opensearch, index)}

@@ -18,7 +18,7 @@ import pytest
 from colog.core.settings import Settings
 
 from colog.app.dashboards import monitors as mon
-from tests.fixtures.monitors import evaluate_directly, execute_monitor, triggered
+from tests.fixtures.monitors import evaluate_directly, execute_monitor, search_now, triggered
 from colog.services.enrich.incidents import update_incidents
 from tests.integration.test_dashboards import create_logs_index, enriched_docs, stream_of
 
@@ -147,3 +147,37 @@ def test_threshold_from_settings_changes_what_triggers(opensearch, data):
     [per_host] = [m for m in mon.load_monitors() if m["name"] == PER_HOST]
     result = evaluate_directly(opensearch, mon.render_monitor(per_host, stricter), stricter)
     assert result == {"CoLog: host over the anomaly threshold": [("host-b",)]}
+
+
+def test_alerts_carry_the_explanations_of_their_anomalies(opensearch, data):
+    """The log monitors' searches return the window's highest-scored anomalies with their
+    explanation; with a destination, the trigger's message lists them."""
+    monitors = {m["name"]: m for m in mon.load_monitors()}
+    indices, body = search_now(mon.render_monitor(monitors[POINT], data))
+    answer = opensearch.search(body, ",".join(indices))
+    hits = answer["hits"]["hits"]
+    assert len(hits) == 5 and answer["hits"]["total"]["value"] == 9
+    scores = [h["_source"]["colog"]["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(h["_source"]["colog"]["explanation"].startswith("point:") for h in hits)
+    indices, body = search_now(mon.render_monitor(monitors[PER_HOST], data))
+    buckets = opensearch.search(body, ",".join(indices))["aggregations"]["composite_agg"][
+        "buckets"]
+    for bucket in buckets:
+        top = bucket["top"]["hits"]["hits"]
+        assert top and all(h["_source"]["colog"]["explanation"] for h in top)
+        assert {h["_source"]["host"]["name"] for h in top} == {bucket["key"]["host"]}
+
+    assert all(not mon.trigger_of(t)["actions"]
+               for m in monitors.values() for t in mon.render_monitor(m, data)["triggers"])
+    routed = data.model_copy(update={"alert_destination_id": "chan-1"})
+    for name in (POINT, PER_HOST):
+        [trigger] = mon.render_monitor(monitors[name], routed)["triggers"]
+        [action] = mon.trigger_of(trigger)["actions"]
+        assert action["destination_id"] == "chan-1"
+        message = action["message_template"]["source"]
+        assert "{{_source.colog.explanation}}" in message
+        assert "{{_source.colog.neighbour.id}}" in message
+    for name in (INCIDENTS, DRIFT):  # no anomalies of their own to explain
+        [trigger] = mon.render_monitor(monitors[name], routed)["triggers"]
+        assert mon.trigger_of(trigger)["actions"] == []

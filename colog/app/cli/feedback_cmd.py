@@ -95,12 +95,41 @@ def _bulk_update(client, targets, doc: dict) -> tuple[int, list[str]]:
     return done, errors
 
 
-def _select(client, index: str, lucene: str, yes: bool, what: str) -> list[tuple[str, str]]:
+def verdict_line(source: dict) -> str:
+    """What the model said about a document and why, in one line (for the analyst who is
+    about to overrule it)."""
+    colog = source.get("colog") or {}
+    if colog.get("status") != "enriched":
+        return f"not scored ({colog.get('status') or 'pending'})"
+    number = lambda v: f"{v:.2f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+    said = (f"model: {colog.get('label')} ({colog.get('anomaly_type')}, score "
+            f"{number(colog.get('score'))}, context "
+            f"{number((colog.get('context') or {}).get('score'))})")
+    why = colog.get("explanation")
+    return f"{said}; why: {why}" if why else said
+
+
+def _show_verdicts(client, index: str, query: dict, size: int = 3) -> None:
+    """The highest-scored matches with the model's verdict and explanation."""
+    hits = client.search({"size": size, "query": query, "_source": ["message", "colog"],
+                          "sort": [{"colog.score": {"order": "desc", "unmapped_type": "float"}}]},
+                         index, lenient=True)["hits"]["hits"]
+    for hit in hits:
+        message = " ".join(str(hit["_source"].get("message", "")).split())[:100]
+        err.print(f"  {hit['_id']}: {message}", highlight=False, markup=False)
+        err.print(f"    {verdict_line(hit['_source'])}", highlight=False, markup=False)
+
+
+def _select(client, index: str, lucene: str, yes: bool, what: str,
+            show: bool = False) -> list[tuple[str, str]]:
     query = _query(lucene)
     count = _count(client, index, query)
     if count == 0:
         raise _fail(f"the query matches no document in {index!r}: {lucene}")
     err.print(f"{count} document(s) in {index!r} match {lucene!r}")
+    if show:
+        err.print("highest-scored matches, as the model saw them:")
+        _show_verdicts(client, index, query)
     if not yes and not typer.confirm(f"{what} {count} document(s)?", default=False):
         raise _fail("cancelled: nothing changed", 1)
     return list(_matching(client, index, query))
@@ -151,8 +180,10 @@ def label_command(
         except NotFound as exc:
             raise _fail(f"no document with id {doc_id!r} in {target!r}") from exc
         err.print(f"labelled {doc_id} in {target} as {value}")
+        source = client.get(target, doc_id, source_includes=["colog"])["_source"]
+        err.print(f"  {verdict_line(source)}", highlight=False, markup=False)
         return
-    targets = _select(client, index, query or "", yes, f"label as {value}")
+    targets = _select(client, index, query or "", yes, f"label as {value}", show=True)
     done, errors = _bulk_update(client, targets, doc)
     client.refresh(index)
     err.print(f"labelled {done} document(s) as {value}")

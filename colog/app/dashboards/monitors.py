@@ -12,6 +12,10 @@ Windows are on `colog.enriched_at`, not `@timestamp`: the enricher scores an eve
 following context exists, so a window on event time would miss late verdicts; a window on
 enrichment time sees every verdict exactly once.
 
+The two log monitors return their window's highest-scored anomalies with `colog.explanation`
+and the neighbour reference; with `alert_destination_id` set every trigger gets an action
+whose message lists them (`MESSAGES`), so an alert says why each event is anomalous.
+
 `install_monitors` is idempotent (find by name, update in place); where the Alerting plugin is
 absent it installs nothing and says so. `evaluate_directly` runs a monitor's search with
 `_search` and applies its trigger threshold in Python, for nodes without the plugin.
@@ -93,6 +97,43 @@ def threshold_of(monitor: dict, settings: Any) -> int:
     return int(settings.alert_min_anomalies)
 
 
+# Alerting's mustache: each anomaly of the window (the search's top hits) with its
+# explanation, so the alert says why, not only how many.
+_HIT_LINE = ("- {{_source.host.name}} {{_source.colog.anomaly_type}} "
+             "{{_source.colog.score}}: {{_source.message}}\n"
+             "  why: {{_source.colog.explanation}}\n"
+             "  neighbour: {{_source.colog.neighbour.index}}/{{_source.colog.neighbour.id}}\n")
+MESSAGES = {
+    "query_level_monitor": (
+        "{{ctx.monitor.name}}: {{ctx.results.0.hits.total.value}} anomalous verdict(s) "
+        "between {{ctx.periodStart}} and {{ctx.periodEnd}}. Highest scores:\n"
+        "{{#ctx.results.0.hits.hits}}" + _HIT_LINE + "{{/ctx.results.0.hits.hits}}"),
+    "bucket_level_monitor": (
+        "{{ctx.monitor.name}}: {{#ctx.newAlerts}}host {{agg_alert_content.bucket_keys}}, "
+        "{{agg_alert_content.bucket.doc_count}} anomalies; highest:\n"
+        "{{#agg_alert_content.bucket.top.hits.hits}}" + _HIT_LINE
+        + "{{/agg_alert_content.bucket.top.hits.hits}}{{/ctx.newAlerts}}"),
+}
+
+
+def explains_hits(monitor: dict) -> bool:
+    """A log monitor whose search returns the anomalies themselves (with their explanation)."""
+    return not (is_incident_monitor(monitor) or is_drift_monitor(monitor))
+
+
+def message_action(monitor: dict, destination_id: str) -> dict:
+    """The action that sends the message of a log monitor's trigger to a destination."""
+    action = {"name": f"{monitor['name']}: message", "destination_id": destination_id,
+              "message_template": {"source": MESSAGES[monitor["monitor_type"]],
+                                   "lang": "mustache"},
+              "subject_template": {"source": "{{ctx.monitor.name}}", "lang": "mustache"},
+              "throttle_enabled": False}
+    if monitor["monitor_type"] == "bucket_level_monitor":
+        action["action_execution_policy"] = {"action_execution_scope": {
+            "per_alert": {"actionable_alerts": ["NEW"]}}}
+    return action
+
+
 def render_monitor(monitor: dict, settings: Any) -> dict:
     """The definition with the settings' interval, thresholds and index names applied."""
     rendered = copy.deepcopy(monitor)
@@ -117,6 +158,9 @@ def render_monitor(monitor: dict, settings: Any) -> dict:
         if not _THRESHOLD.search(script["source"]):
             raise MonitorError(f"{monitor['name']}: trigger script has no `>= N` threshold")
         script["source"] = _THRESHOLD.sub(f">= {threshold}", script["source"])
+        destination = getattr(settings, "alert_destination_id", None)
+        if destination and explains_hits(monitor):
+            trigger_of(entry)["actions"] = [message_action(monitor, destination)]
     return rendered
 
 

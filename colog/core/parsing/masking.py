@@ -14,6 +14,7 @@ a digit continues it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _H = r"[0-9a-fA-F]{1,4}"
 _IPV4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
@@ -67,3 +68,46 @@ def mask_message(text: str) -> str:
 def drain_masking_instructions() -> list[dict[str, str]]:
     """The same rules in the shape Drain3's ``TemplateMinerConfig.masking_instructions`` wants."""
     return [{"regex_pattern": pattern, "mask_with": name} for name, pattern in MASKING_RULES]
+
+
+
+@dataclass(frozen=True)
+class TracedMask:
+    """A masked message that remembers where each of its characters came from."""
+
+    text: str                          # == mask_message(original)
+    origins: list[tuple[int, int]]     # per character of `text`: the span of the original
+    parameters: list[tuple[int, int]]  # spans of the original that placeholders replaced
+
+
+def mask_with_origins(text: str) -> TracedMask:
+    """`mask_message(text)` and, for each of its characters, the span of `text` it stands for:
+    a kept character its own position, every character of a placeholder the whole value it
+    replaced. Explanations use it to show the analyst the original words, parameters included.
+    """
+    original_length = len(text)
+    origins = [(i, i + 1) for i in range(len(text))]
+    placeholder_char = [False] * len(text)
+    for placeholder, pattern in _COMPILED:
+        parts, spans, flags, last = [], [], [], 0
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            parts.append(text[last:start])
+            spans.extend(origins[last:start])
+            flags.extend(placeholder_char[last:start])
+            replaced = origins[start:end]
+            at = origins[start][0] if start < len(origins) else original_length
+            covered = (replaced[0][0], replaced[-1][1]) if replaced else (at, at)
+            parts.append(placeholder)
+            spans.extend([covered] * len(placeholder))
+            flags.extend([True] * len(placeholder))
+            last = end
+        if not parts:
+            continue
+        parts.append(text[last:])
+        spans.extend(origins[last:])
+        flags.extend(placeholder_char[last:])
+        text, origins, placeholder_char = "".join(parts), spans, flags
+    parameters = sorted({span for span, flag in zip(origins, placeholder_char)
+                         if flag and span[1] > span[0]})
+    return TracedMask(text, origins, parameters)

@@ -1,7 +1,8 @@
 """Where a pass spends its time: seconds per stage, summed over the pass (`colog bench`).
 
 Stages: read (searches), parse (masking and Drain), embed (sentence embeddings, cache
-included), infer (the CoLog model), write (bulk updates). Whatever is left of a pass's time is
+included), infer (the CoLog model), explain (the occlusion rows of anomalous verdicts, their
+embeddings and model call), write (bulk updates). Whatever is left of a pass's time is
 the rest of the work (tokens, windows, verdict decisions, reuse keys).
 """
 
@@ -12,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-STAGES = ("read", "parse", "embed", "infer", "write")
+STAGES = ("read", "parse", "embed", "infer", "explain", "write")
 
 
 class StageClock:

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from colog.core.clock import now_iso
+from colog.core.engine.reader import first_pending, iter_stream, point_in_time, preceding
+from colog.core.engine.streams import StreamRef
+from colog.core.explain.summary import absent
 from colog.core.features.windows import CONTEXT, centre_column, rows_of
 from colog.core.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
 from colog.core.parsing.masking import mask_message
@@ -31,8 +34,7 @@ from colog.core.records import parse_timestamp
 from colog.core.verdict import event_and_context_scores, label_fields, neighbour_max, verdicts
 from colog.services.enrich.batching import ScoreJob, run_jobs
 from colog.services.enrich.context import EnrichContext
-from colog.core.engine.reader import first_pending, iter_stream, point_in_time, preceding
-from colog.core.engine.streams import StreamRef
+from colog.services.enrich.explanations import explain_job
 from colog.services.enrich.validation import check_document
 from colog.services.enrich.writer import Update, WriteReport, write_updates
 
@@ -147,7 +149,8 @@ class StreamPass:
             if rejection is not None:
                 if _is_pending(hit):
                     rejected.append(self._update(hit, {"status": rejection.status,
-                                                       "error": rejection.reason}))
+                                                       "error": rejection.reason,
+                                                       **absent()}))
                 continue
             with ctx.stages.time("parse"):
                 buffer.append(_event(hit, _is_pending(hit)))
@@ -208,18 +211,23 @@ class StreamPass:
         token_strings = [ctx.tokenizer.tokens_of(job.tokens[i]) for i in targets]
         target_rows = rows_of(rows, targets)
 
+        def point_scores_of(probs):
+            point = np.full(len(buffer), np.nan)
+            point[rows] = event_and_context_scores(probs, classes)[0]
+            return point
+
         def context_scores_of(probs):
             """A 2-class model's context scores: its neighbours' point scores."""
             if not self.point_only:
                 return None
-            point = np.full(len(buffer), np.nan)
-            point[rows] = event_and_context_scores(probs, classes)[0]
-            return neighbour_max(point, job.window_index[targets], centre)
+            return neighbour_max(point_scores_of(probs), job.window_index[targets], centre)
 
         chosen = {name: values[target_rows] for name, values in outputs.items()}
         results = verdicts(chosen, classes, token_strings,
                            thresholds=ctx.thresholds_for(version),
                            context_scores=context_scores_of(outputs["probs"]))
+        explained = explain_job(ctx, job, targets, results, chosen, version, templates,
+                                point_scores_of(outputs["probs"]) if self.point_only else None)
         shadow_results = None
         if shadow is not None:
             shadow_outputs, shadow_version = shadow
@@ -232,6 +240,7 @@ class StreamPass:
         for n, (i, verdict, (template_id, template_text)) in enumerate(
                 zip(targets, results, templates)):
             fields = verdict.as_fields()
+            fields.update(explained[n])
             fields.update({"status": STATUS_ENRICHED, "stream": self.stream.key,
                            "template": {"id": template_id, "text": template_text},
                            "model": {"version": version}, "enriched_at": enriched_at,

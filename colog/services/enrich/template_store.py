@@ -83,6 +83,12 @@ class TemplateStore:
                 self._version = str(number).encode()
         return result
 
+    def known_template(self, message: str) -> str | None:
+        """The text of the template `message` fits in this worker's copy, learning nothing
+        (an explanation names a neighbour's template without touching the shared state)."""
+        found = self._parser.match(message)
+        return None if found is None else found[1]
+
     def _reload(self) -> bool:
         """Take the shared state; True when it had to be repaired (and must be saved).
 
