@@ -26,9 +26,9 @@ def component(name: str) -> ModuleType:
     if name not in KNOWN:
         raise StackError(f"unknown stack component {name!r}; choose from {', '.join(KNOWN)}")
     try:
-        return importlib.import_module(f"colog.stack.{name}")
+        return importlib.import_module(f"colog.app.stack.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"colog.stack.{name}":
+        if exc.name == f"colog.app.stack.{name}":
             raise StackError(
                 f"{name}: colog.stack.{name} is not available in this checkout; "
                 f"run the other components with --only {','.join(c for c in COMPONENTS if c != name)}"
