@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,3 +45,18 @@ def build_modalities(masked_messages: Sequence[str], stream_keys: Sequence[str],
     embeddings = embedder.embed(masked_messages)
     sequence, mask = gather_sequence(embeddings, index)
     return Modalities(tokens, sequence, mask, index)
+
+
+def window_modalities(tokens: np.ndarray, windows: Sequence[tuple[str | None, ...]],
+                      embed: Callable[[list[str]], np.ndarray]) -> Modalities:
+    """Both modalities of rows given by their windows of masked messages (None where the stream
+    has no event), as the enricher has them: `embed` is called once, on the distinct messages
+    of all the windows. `window_index` is -1 throughout: the rows are not records of one list."""
+    unique = list(dict.fromkeys(m for window in windows for m in window if m is not None))
+    position = {message: i for i, message in enumerate(unique)}
+    k = len(windows[0]) if len(windows) else 0
+    index = np.array([[position[m] if m is not None else -1 for m in window]
+                      for window in windows], dtype=np.int64).reshape(len(windows), k)
+    embeddings = embed(unique) if unique else np.zeros((0, EMBEDDING_DIM), np.float32)
+    sequence, mask = gather_sequence(np.asarray(embeddings, np.float32), index)
+    return Modalities(tokens, sequence, mask, np.full((len(windows), k), -1, np.int64))

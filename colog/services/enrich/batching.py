@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from colog.core.features.embedding import EMBEDDING_DIM
-from colog.core.features.modalities import Modalities
+from colog.core.features.modalities import Modalities, window_modalities
 from colog.core.features.windows import window_indices
 from colog.services.enrich.shutdown import check_stop
 
@@ -58,18 +57,12 @@ def _windows(job: ScoreJob) -> list[tuple]:
 def model_inputs(ctx: "EnrichContext", tokens: np.ndarray, windows: list[tuple]) -> Modalities:
     """Both modalities of the rows: one embedding call for the distinct messages of all their
     windows (the embedding cache answers those seen before)."""
-    unique = list(dict.fromkeys(m for window in windows for m in window if m is not None))
-    with ctx.stages.time("embed"):
-        vectors = dict(zip(unique, ctx.embedder.embed(unique)))
-    k = len(windows[0]) if windows else 0
-    sequence = np.zeros((len(windows), k, EMBEDDING_DIM), np.float32)
-    mask = np.zeros((len(windows), k), np.float32)
-    for row, window in enumerate(windows):
-        for column, message in enumerate(window):
-            if message is not None:
-                sequence[row, column] = vectors[message]
-                mask[row, column] = 1.0
-    return Modalities(tokens, sequence, mask, np.full((len(windows), k), -1, np.int64))
+
+    def embed(messages: list[str]) -> np.ndarray:
+        with ctx.stages.time("embed"):
+            return ctx.embedder.embed(messages)
+
+    return window_modalities(tokens, windows, embed)
 
 
 def run_jobs(ctx: "EnrichContext", jobs: list[ScoreJob]) -> None:
