@@ -189,6 +189,25 @@ def load(engine, data: DataSet) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+def copy_demo_data(client, index: str) -> float:
+    """The demo's documents into `index` (benchmarks/shadow_overhead.py); seconds taken."""
+    from colog.core.engine import as_engine
+
+    _, seconds = load(as_engine(client), DataSet("demo data", index, demo_documents))
+    return seconds
+
+
+def reset_status(client, index: str) -> None:
+    """Back to pending: drop every colog field of `index` (tests and benchmarks that rerun a
+    pass on the same documents). A painless update_by_query on the engine's native client: the
+    engine interface has none, which is why `colog bench` loads a new index instead."""
+    native = getattr(client, "native", client)
+    native.update_by_query(index=index, body={
+        "query": {"exists": {"field": "colog"}},
+        "script": {"source": "ctx._source.remove('colog')", "lang": "painless"}},
+        params={"refresh": "true", "conflicts": "proceed", "wait_for_completion": "true"})
+
+
 # --- one pass ------------------------------------------------------------------------------
 
 def flush_caches(redis_client) -> None:
