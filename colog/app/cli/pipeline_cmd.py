@@ -247,7 +247,14 @@ def bench(
     settings = get_settings()
     results = run_bench(settings, synthetic, out, naive=naive, syslog=syslog)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}"
-    text = results_markdown(results, machine, settings.engine)
+    from colog.core.engine import connect
+
+    engine = connect(settings)
+    name = {"opensearch": "OpenSearch", "elasticsearch": "Elasticsearch"}.get(settings.engine,
+                                                                             settings.engine)
+    text = results_markdown(results, machine,
+                            f"{name} {'.'.join(str(n) for n in engine.version())}")
+    engine.close()
     out.print(SECTION + "\n\n" + text)
     if write_results:
         replace_section(RESULTS, SECTION, text)
