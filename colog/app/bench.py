@@ -252,8 +252,12 @@ def measure(settings: Settings, engine, data: DataSet, label: str, drain_state: 
     from colog.services.enrich.context import build_context
     from colog.services.enrich.one_pass import run_pass
 
+    # The constant scorer's zero "embeddings" and "baseline" rows must never reach the shared
+    # caches, where a later pass with the model would read them.
     local = settings.model_copy(update={"index_pattern": data.index,
-                                        "drain_state_key": drain_state})
+                                        "drain_state_key": drain_state,
+                                        **({} if model else {"embedding_cache": False,
+                                                             "verdict_cache": False})})
     load(engine, data)
     scorer = None
     if not model:
