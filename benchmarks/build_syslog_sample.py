@@ -2,7 +2,7 @@
 documents a syslog shipper writes into the engine (ECS fields: `host.name`, `process.name`,
 `process.pid`, `log.syslog.appname`, `event.original`), the real-syslog scenario of `colog bench`.
 
-    .venv/bin/python benchmarks/build_syslog_sample.py ../shared/datasets/loghub
+    .venv/bin/python benchmarks/build_syslog_sample.py benchmarks/data/loghub
 
 Lines are RFC 3164 (`Mon DD HH:MM:SS host app[pid]: message`) without a year: the year is
 fixed (2026). Lines that do not parse are counted and left out.

@@ -1,6 +1,6 @@
 """How far apart are two consecutive windows of one healthy system? (drift threshold defaults)
 
-For every Loghub sample in shared/datasets (time-ordered, ground-truth template ids in
+For every Loghub sample in benchmarks/data/loghub (time-ordered, ground-truth template ids in
 `EventId`), split the events into consecutive windows of N and measure, for each neighbouring
 pair, the Jensen-Shannon divergence of template frequencies and the share of the later window's
 events whose template the earlier window lacks. Nothing changed in these systems between two
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from colog.services.drift.measures import js_divergence, share_outside  # noqa: E402
 
-DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "loghub"
+DEFAULT_DATASETS = Path(__file__).resolve().parent / "data" / "loghub"
 
 
 def consecutive_pairs(ids: list[str], size: int) -> list[tuple[float, float]]:

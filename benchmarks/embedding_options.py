@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from colog.app.reporting import RESULTS, replace_section  # noqa: E402
 from colog.core.parsing.masking import mask_message  # noqa: E402
 
-LOGHUB = ROOT.parent / "shared" / "datasets" / "loghub"
+LOGHUB = ROOT / "benchmarks" / "data" / "loghub"
 CALIBRATION_SAMPLES = ("Android", "HPC", "HealthApp", "Mac", "OpenStack", "Proxifier",
                        "Spark", "Thunderbird", "Windows")
 SECTION = "## Embedding options (benchmarks/embedding_options.py)"

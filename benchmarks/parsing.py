@@ -1,6 +1,6 @@
 """Parsing benchmark: header parsing and Drain3 template grouping on every Loghub 2k sample.
 
-For each sample in ../shared/datasets/loghub (override with --data): parse the raw log with its
+For each sample in benchmarks/data/loghub (override with --data): parse the raw log with its
 built-in format (colog.core.parsing.formats), mine templates over the message contents with
 colog.core.parsing.drain.TemplateParser (project masking, one Drain setting for all logs), and
 compare the groups with the ground-truth EventId of `<sample>_structured.csv`.
@@ -48,7 +48,7 @@ PUBLISHED_DRAIN = {
 }
 VERIFIED = ("published figures cross-checked against logpai/logparser logparser/Drain/README.md "
             "(Accuracy column, same values to 3 decimals)")
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "loghub"
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "loghub"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Parsing (benchmarks/parsing.py)"
 

@@ -1,7 +1,8 @@
 """Detection quality you can trust: CoLog against simple baselines, several seeds, same splits.
 
-Suites (all built here from the shared public Loghub samples, nothing tuned on hidden data):
-- `ctx/<sample>[+after]/<2|4>`: contextual suites from ../shared/benchmarks/contextual_suite.py
+Suites (all built here from the public Loghub samples in benchmarks/data/loghub, nothing tuned
+on hidden data):
+- `ctx/<sample>[+after]/<2|4>`: contextual suites from benchmarks/contextual_suite.py
   (suite seed 7): the same message is normal or anomalous depending on its neighbour. 2 classes
   at W = 1; 4 classes at W = 2 (at W = 1 the context label of the event beside a trigger
   depends on an event outside its window).
@@ -51,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from colog.core.features.embedding import SentenceEmbedder  # noqa: E402
+from colog.core.features.spec import FeatureSpec  # noqa: E402
 from colog.core.features.semantic import SemanticTokenizer  # noqa: E402
 from colog.core.model.config import ABLATIONS  # noqa: E402
 from colog.core.records import LogRecord, order_by_stream_time, record_from_dict  # noqa: E402
@@ -62,9 +64,8 @@ from colog.services.train.dataset import build_dataset  # noqa: E402
 from colog.services.train.loop import TrainOptions  # noqa: E402
 from colog.services.train.pipeline import TrainSpec, evaluate_records, train_from_records  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-LOGHUB = SHARED / "datasets" / "loghub"
-SUITE_SCRIPT = SHARED / "benchmarks" / "contextual_suite.py"
+LOGHUB = Path(os.environ.get("COLOG_LOGHUB_DIR") or ROOT / "benchmarks" / "data" / "loghub")
+SUITE_SCRIPT = ROOT / "benchmarks" / "contextual_suite.py"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 RAW = ROOT / "benchmarks" / "quality_runs.json"
 SECTION = "## Model quality (benchmarks/quality.py)"
@@ -223,7 +224,7 @@ def run_colog(parts, classes: int, window: int, seed: int, variant: str, epochs:
     train, valid, test, _ = parts
     model_changes, spec_changes, option_changes = VARIANTS[variant]
     options = TrainOptions(seed=seed, progress=False, epochs=epochs, **option_changes)
-    spec = TrainSpec(num_classes=classes, window=window, options=options,
+    spec = TrainSpec(num_classes=classes, features=FeatureSpec(window=window), options=options,
                      model_overrides=model_changes, baseline=False, **spec_changes)
     started = time.perf_counter()
     out = workdir / f"colog-{seed}-{variant}"

@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -69,7 +68,8 @@ def main() -> None:
         texts = [f"connection from <IP> closed after {i} ms" for i in range(32)]
         cases = []
         for rows in (1, 64):
-            inputs = sample_inputs(rows, window=params.window, max_tokens=params.max_tokens)
+            inputs = sample_inputs(rows, window=params.features.window,
+                                    max_tokens=params.features.max_tokens)
             cases.append((f"colog B={rows}", rows, lambda c, x=inputs: c.infer(*x)))
         cases.append(("embedder B=32", 32, lambda c: c.embed(texts)))
         print(f"{'case':<16}{'protocol':<10}{'p50 ms':>9}{'p95 ms':>9}{'rows/s':>10}")

@@ -80,8 +80,8 @@ def main() -> int:
     settings = Settings()
     client = TritonClient(settings, url=args.url)
     params = client.model_parameters()
-    k = 2 * params.window + 1 if params.sequence_mode == "context" else params.window + 1
-    messages, tokens, sequence, mask = demo_inputs(params.max_tokens, k)
+    features = params.features
+    messages, tokens, sequence, mask = demo_inputs(features.max_tokens, features.context_length)
     texts = np.array([[m.encode()] for m in messages], dtype=object)
     batches = [int(b) for b in args.batches.split(",")]
     limits = {"colog": client.max_batch_size(), "colog_embedder":

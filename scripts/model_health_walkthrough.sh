@@ -9,7 +9,7 @@ export COLOG_INDEX_PATTERN=logs-demo
 colog=.venv/bin/colog
 work=.cache/walkthrough  # fixed paths: ids are a hash of the file, so a rerun adds nothing
 mkdir -p "$work"
-linux=${LINUX_SAMPLE:-../shared/datasets/loghub/Linux_2k.log}
+linux=${LINUX_SAMPLE:-benchmarks/data/loghub/Linux_2k.log}
 
 run() { echo; echo "\$ colog $*"; "$colog" "$@"; }
 

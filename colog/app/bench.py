@@ -6,8 +6,9 @@ Data sets, each loaded into its own index before its passes (loading is not time
 - `demo data`: the five bundled Loghub samples (10,000 lines), as `colog demo` ingests them;
 - `real syslog`: samples/syslog/syslog_ecs.ndjson, two Loghub syslog samples as a syslog
   shipper writes them (ECS documents: `host.name`, `process.name`, ...);
-- `synthetic N`: N documents from the template lists shipped in samples/loghub
-  (`*_templates.csv`), over 20 streams, `<*>` filled with random values.
+- `synthetic N`: N documents from the Loghub template lists shipped in benchmarks/data/loghub
+  (`*_templates.csv` of the demo's five samples), over 20 streams, `<*>` filled with random
+  values.
 
 Scenarios:
 - *new logs*: what a user meets first: an empty Drain state for the streams (a key of its own),
@@ -43,7 +44,7 @@ import numpy as np
 from colog.core.settings import PROJECT_ROOT, Settings
 
 PAPER_SECONDS_PER_SAMPLE = 0.00343
-TEMPLATES = PROJECT_ROOT / "samples" / "loghub"
+TEMPLATES = PROJECT_ROOT / "benchmarks" / "data" / "loghub"  # shipped with the Loghub licence
 TEMPLATE_SOURCES = ("HDFS", "Hadoop", "Zookeeper", "OpenSSH", "Apache")
 SYSLOG_SAMPLE = PROJECT_ROOT / "samples" / "syslog" / "syslog_ecs.ndjson"
 STREAMS = 20  # synthetic streams
@@ -72,8 +73,8 @@ class BenchResult:
 class ConstantScorer:
     """Baseline: answers instantly, so the pass measures everything but the model."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    def __init__(self, served):
+        self.spec, self.classes = served.spec, served.classes
 
     def current_version(self):
         return "baseline"
@@ -91,7 +92,7 @@ class ConstantScorer:
 
     def predict(self, modalities, version=None):
         n, k = modalities.sequence_mask.shape
-        probs = np.zeros((n, len(self.spec.classes)), np.float32)
+        probs = np.zeros((n, len(self.classes)), np.float32)
         probs[:, 0] = 1.0
         return {"probs": probs, "modality_weights": np.full((n, 2), 0.5, np.float32),
                 "context_attention": modalities.sequence_mask / modalities.sequence_mask.sum(
@@ -118,7 +119,7 @@ def template_files(folder: Path = TEMPLATES) -> list[Path]:
     missing = [p.name for p in found if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"template lists missing from {folder}: {', '.join(missing)} "
-                                "(they ship with the project, samples/loghub)")
+                                "(they ship with the project, benchmarks/data/loghub)")
     return found
 
 
@@ -264,7 +265,7 @@ def measure(settings: Settings, engine, data: DataSet, label: str, drain_state: 
         from colog.core.serving.client import get_client
         from colog.services.enrich.verdict_sources import TritonScorer
 
-        scorer = ConstantScorer(TritonScorer(get_client(local)).spec)
+        scorer = ConstantScorer(TritonScorer(get_client(local)))
     elif fresh:
         flush_caches(cache_redis(local))
         reload_models(local)
@@ -316,7 +317,7 @@ def naive_pass(settings: Settings, engine, data: DataSet, limit: int) -> BenchRe
                                    for h in window)
                 tokens = ctx.tokenizer.encode([masked[centre]])
                 outputs, version = ctx.predict(model_inputs(ctx, tokens, [masked]))
-                verdict = verdicts(outputs, list(spec.classes), [ctx.tokenizer.tokens_of(tokens[0])],
+                verdict = verdicts(outputs, list(ctx.scorer.classes), [ctx.tokenizer.tokens_of(tokens[0])],
                                    thresholds=ctx.thresholds_for(version))[0]
                 fields = verdict.as_fields()
                 fields.update({"status": "enriched", "model": {"version": version}})

@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from colog.core.redis_client import redis_client
+
 _clients: dict[tuple[int, str], redis.Redis] = {}
 _lock = threading.Lock()
 
@@ -26,5 +28,5 @@ def cache_redis(settings: Any) -> redis.Redis:
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = _clients[key] = redis.Redis.from_url(url)
+            client = _clients[key] = redis_client(url, settings)
         return client

@@ -1,4 +1,4 @@
-"""The document contract (DESIGN section 5): every `colog.*` field, its type, and its mapping.
+"""The document contract (docs/design.md §5): every `colog.*` field, its type, and its mapping.
 
 Other people's alert rules and dashboards depend on these names and types; change them only
 with a migration note. The enricher writes `colog.*` except `colog.feedback.*`, which belongs to

@@ -122,7 +122,3 @@ def order_by_stream_time(records: list[LogRecord]) -> list[LogRecord]:
     return sorted(records, key=lambda r: (first_seen[r.stream], r.timestamp, r.line))
 
 
-def write_records(path: Path, rows: list[dict]) -> None:
-    with Path(path).open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")

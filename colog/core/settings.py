@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     cache_redis_url: str | None = Field(
         None, description="embedding/verdict caches: an evicting Redis (or database); "
         "default: the same as COLOG_REDIS_URL")
+    redis_timeout_s: float = Field(
+        5.0, gt=0, description="connect and socket timeout of every Redis call: a Redis that "
+        "stops answering fails the call instead of hanging the worker")
 
     # --- Triton --------------------------------------------------------------------------------
     triton_url: str = Field("127.0.0.1:8001", description="host:port of the chosen protocol")

@@ -1,4 +1,4 @@
-"""From model outputs to the verdict written on a document (DESIGN section 5).
+"""From model outputs to the verdict written on a document (docs/design.md §5).
 
 Pure functions shared by `colog evaluate`, the enricher and the demo, so a verdict means the same
 thing everywhere.

@@ -6,8 +6,9 @@ redis-server on a free port and a tritonserver on free ports serving the session
 model. The session's shared OpenSearch and Redis (other tests use them) are never touched.
 
 Each test records one row (scenario, documents, lost, conflicting verdicts, final states, time
-to recover). The logs of the last run stay in `<cache_dir>/faults/run-<pid>/`. At the end of the session the rows are printed in the terminal summary and written
-to `<cache_dir>/faults/last_run.json`; with COLOG_RECORD_FAULTS=1 they also go to
+to recover). The logs of the last run stay in `<cache_dir>/faults/run-<pid>/`. At the end of the
+session the rows are printed in the terminal summary and written to
+`<cache_dir>/faults/last_run.json`; with COLOG_RECORD_FAULTS=1 they also go to
 `benchmarks/fault_runs.json` and to the "Fault suite (tests/faults)" section of
 `benchmarks/RESULTS.md`:
 

@@ -153,7 +153,7 @@ class RecordingScorer:
     """The real Triton scorer, keeping a copy of every batch it was asked to score."""
 
     def __init__(self, inner):
-        self.inner, self.spec, self.batches = inner, inner.spec, []
+        self.inner, self.spec, self.classes, self.batches = inner, inner.spec, inner.classes, []
 
     def predict(self, modalities, version=None):
         self.batches.append(modalities)
@@ -333,6 +333,7 @@ def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redi
     broker queue; a task taken off the queue lets the next tick queue the partition again."""
     from colog.app.worker import tasks
     from colog.app.worker.celery_app import QUEUE
+    from colog.app.worker.thread_context import reset_context
 
     from colog.core.settings import get_settings
     from tests.fixtures.enrich import colog_env
@@ -343,7 +344,7 @@ def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redi
     for name, value in colog_env(enrich_env.settings("logs-queued-*")).items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    tasks.reset_context()
+    reset_context()
 
     def clean() -> None:
         redis_server.delete(QUEUE, "colog:lock:dispatch",
@@ -361,6 +362,6 @@ def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redi
         assert redis_server.llen(QUEUE) == len(partitions) + 1
     finally:
         clean()
-        tasks.reset_context()
+        reset_context()
         monkeypatch.undo()
         get_settings.cache_clear()

@@ -18,6 +18,7 @@ import pytest
 from colog.core.settings import Settings
 
 from colog.app.dashboards import monitors as mon
+from tests.fixtures.monitors import evaluate_directly, execute_monitor, triggered
 from colog.services.enrich.incidents import update_incidents
 from tests.integration.test_dashboards import create_logs_index, enriched_docs, stream_of
 
@@ -109,7 +110,7 @@ def test_each_monitor_triggers_on_enriched_data(opensearch, data):
         assert report.available and len(report.created) + len(report.updated) == 4
         results = {}
         for monitor_id in report.ids.values():
-            results.update(mon.triggered(mon.execute_monitor(opensearch.native, monitor_id)))
+            results.update(triggered(execute_monitor(opensearch.native, monitor_id)))
         again = mon.install_monitors(opensearch.native, data)  # idempotent: updates, no duplicates
         assert sorted(again.updated) == sorted(report.ids) and not again.created
         assert results == expected
@@ -122,7 +123,7 @@ def test_each_monitor_triggers_on_enriched_data(opensearch, data):
     assert not report.available and "not installed" in report.message
     results = {}
     for definition in mon.load_monitors():
-        results.update(mon.evaluate_directly(opensearch, mon.render_monitor(definition, data),
+        results.update(evaluate_directly(opensearch, mon.render_monitor(definition, data),
                                              data))
     assert results == expected
 
@@ -133,7 +134,7 @@ def test_monitors_do_not_fire_outside_their_window(opensearch, data):
     a_day_later = int(time.time() * 1000) + 24 * 3600 * 1000
     results = {}
     for definition in mon.load_monitors():
-        results.update(mon.evaluate_directly(opensearch, mon.render_monitor(definition, data),
+        results.update(evaluate_directly(opensearch, mon.render_monitor(definition, data),
                                              data, now_ms=a_day_later))
     assert results == {"CoLog: point anomalies found": False,
                        "CoLog: host over the anomaly threshold": [],
@@ -144,5 +145,5 @@ def test_monitors_do_not_fire_outside_their_window(opensearch, data):
 def test_threshold_from_settings_changes_what_triggers(opensearch, data):
     stricter = data.model_copy(update={"alert_min_anomalies": 5})
     [per_host] = [m for m in mon.load_monitors() if m["name"] == PER_HOST]
-    result = mon.evaluate_directly(opensearch, mon.render_monitor(per_host, stricter), stricter)
+    result = evaluate_directly(opensearch, mon.render_monitor(per_host, stricter), stricter)
     assert result == {"CoLog: host over the anomaly threshold": [("host-b",)]}

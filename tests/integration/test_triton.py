@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from colog.core.features.spec import FeatureSpec
 from colog.core.model.bundle import load_model_dir
 from colog.core.serving import repository
 from colog.core.serving.client import ModelNotReady, TritonClient, TritonError, TritonUnavailable
@@ -58,7 +59,7 @@ def test_model_parameters_come_from_the_config(triton):
     from colog.core.verdict import Thresholds
 
     params = triton.client().model_parameters()
-    assert (params.window, params.sequence_mode, params.max_tokens) == (1, "context", 16)
+    assert params.features == FeatureSpec(1, "context", 16)
     assert params.classes == ["normal", "anomaly"]
     # Every served version's own decision thresholds, by version (seed 1 is version 1).
     assert params.thresholds_of("1") == Thresholds(0.21, 0.6)

@@ -83,7 +83,7 @@ def test_two_class_scoring_covers_the_targets_neighbours_and_maps_back():
     import numpy as np
 
     from colog.core.features.windows import window_indices
-    from colog.services.enrich.stream_pass import rows_of, scored_positions
+    from colog.core.features.windows import rows_of, scored_positions
 
     index = window_indices(["s"] * 8, 1, "context")
     targets = [3, 4, 5]

@@ -49,10 +49,10 @@ def test_real_minilm_embeddings_are_384_d_and_deterministic():
     np.testing.assert_allclose(again[0], out[1], atol=1e-5)
 
 
-def test_window_modalities_embed_each_distinct_message_once_and_match_the_record_builder():
+def test_modalities_of_windows_embed_each_distinct_message_once_and_match_the_record_builder():
     """The enricher's rows (windows of masked messages) and the trainer's records (one list
     with stream windows) give the same sequence modality through the same gather."""
-    from colog.core.features.modalities import gather_sequence, window_modalities
+    from colog.core.features.modalities import gather_sequence, modalities_of_windows
     from colog.core.features.windows import window_indices
 
     calls = []
@@ -65,11 +65,11 @@ def test_window_modalities_embed_each_distinct_message_once_and_match_the_record
     index = window_indices(["s"] * 4, 1, "context")
     windows = [tuple(messages[j] if j >= 0 else None for j in row) for row in index]
     tokens = np.arange(8, dtype=np.int64).reshape(4, 2)
-    built = window_modalities(tokens, windows, embed)
+    built = modalities_of_windows(tokens, windows, embed)
     assert calls == [["a", "bb", "ccc"]]  # distinct, in first-seen order, one call
     expected, mask = gather_sequence(embed(messages), index)
     np.testing.assert_array_equal(built.sequence, expected)
     np.testing.assert_array_equal(built.sequence_mask, mask)
     assert built.tokens is tokens and built.sequence_mask[0, 0] == 0.0
-    empty = window_modalities(tokens[:0], [], embed)
+    empty = modalities_of_windows(tokens[:0], [], embed)
     assert empty.sequence.shape == (0, 0, EMBEDDING_DIM) and len(calls) == 2

@@ -4,7 +4,6 @@ model repository, the liveness rule, the shutdown flag, the cache Redis setting.
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -131,3 +130,15 @@ def test_repository_api_key_is_read_from_its_file_each_time(tmp_path):
     assert TritonClient(Settings()).repository_headers() is None
     with pytest.raises(TritonError, match="no key"):
         TritonClient(Settings(triton_repository_api_header="x")).repository_headers()
+
+
+def test_onnx_threads_default_to_the_setting_without_the_variable(monkeypatch):
+    """A Triton started without COLOG_TRITON_ONNX_THREADS threads like one the stack or the chart
+    started (one default, in the settings)."""
+    from colog.core.serving.backend import onnx_options
+    from colog.core.settings import Settings
+
+    monkeypatch.delenv("COLOG_TRITON_ONNX_THREADS", raising=False)
+    assert onnx_options({})["threads"] == Settings().triton_onnx_threads
+    monkeypatch.setenv("COLOG_TRITON_ONNX_THREADS", "3")
+    assert onnx_options({})["threads"] == 3

@@ -16,7 +16,7 @@ from colog.core.parsing.timestamps import YearRollover
 
 UTC = timezone.utc
 
-# (format, real line from shared/datasets/loghub/<format>_2k.log, expected time, level,
+# (format, real line from benchmarks/data/loghub/<format>_2k.log, expected time, level,
 #  stream field value, message) -- message as in the sample's *_structured.csv Content column.
 REAL_LINES = [
     ("HDFS", "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block "

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from colog.services.shadow.deployment import ShadowError, check_compatible
+from colog.core.features.spec import FeatureSpec
 from colog.core.serving.repository import FeatureParameters
 
 
@@ -34,9 +35,11 @@ def test_status_without_any_shadow(tmp_path):
 
 
 def test_a_candidate_must_build_the_live_inputs():
-    live = FeatureParameters(1, "context", 60, ["normal", "anomaly"])
-    check_compatible(FeatureParameters(1, "context", 60, ["normal", "anomaly"]), live)
+    live = FeatureParameters(FeatureSpec(1, "context", 60), ["normal", "anomaly"])
+    check_compatible(FeatureParameters(FeatureSpec(1, "context", 60), ["normal", "anomaly"]), live)
     with pytest.raises(ShadowError, match=r"window 2 \(live 1\)"):
-        check_compatible(FeatureParameters(2, "context", 60, ["normal", "anomaly"]), live)
+        check_compatible(FeatureParameters(FeatureSpec(2, "context", 60), ["normal", "anomaly"]),
+                         live)
     with pytest.raises(ShadowError, match="sequence mode 'background'"):
-        check_compatible(FeatureParameters(1, "background", 60, ["normal", "anomaly"]), live)
+        check_compatible(FeatureParameters(FeatureSpec(1, "background", 60),
+                                           ["normal", "anomaly"]), live)

@@ -25,15 +25,14 @@ def drift(
     as_json: bool = typer.Option(False, "--json", help="print the measures as JSON"),
 ) -> None:
     """Template-frequency, new-template, unseen-template and score drift per index and stream."""
-    import redis
-
     from colog.core.engine import connect
+    from colog.core.redis_client import state_redis
     from colog.core.settings import get_settings
     from colog.services.drift.check import run_check
     from colog.services.drift.store import clear_flag as clear
 
     settings = get_settings()
-    redis_client = redis.Redis.from_url(settings.redis_url)
+    redis_client = state_redis(settings)
     if clear_flag:
         out.print("retrain flag cleared" if clear(redis_client) else "no retrain flag was set")
         return

@@ -82,13 +82,14 @@ def train_command(
     train_records = _read(data, "--data")
     valid_records = _read(valid, "--valid") if valid else None
 
+    from colog.core.features.spec import FeatureSpec
     from colog.services.train.loop import TrainOptions
     from colog.services.train.pipeline import TrainSpec, train_from_records
 
     epochs = TrainOptions().epochs if epochs is None else epochs
 
-    spec = TrainSpec(num_classes=classes, window=window, sequence_mode=sequence,
-                     max_tokens=max_tokens, tomek=not no_tomek, refit=refit,
+    spec = TrainSpec(num_classes=classes, features=FeatureSpec(window, sequence, max_tokens),
+                     tomek=not no_tomek, refit=refit,
                      options=TrainOptions(epochs=epochs, seed=seed, batch_size=batch_size,
                                           learning_rate=learning_rate))
     try:

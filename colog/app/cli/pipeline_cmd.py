@@ -25,9 +25,9 @@ def _ping_redis(settings) -> None:
     """Celery retries an unreachable broker at start-up for many minutes, logging each try; a
     worker or beat that cannot reach Redis now fails in one line instead (colog/app/cli/errors.py)
     and its supervisor restarts it. Once running, Celery's reconnects ride out a Redis restart."""
-    import redis
+    from colog.core.redis_client import state_redis
 
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    client = state_redis(settings)
     try:
         client.ping()
     finally:

@@ -1,4 +1,4 @@
-"""OpenSearch Alerting monitors shipped in `dashboards/monitors/` (DESIGN §2, detection engineer).
+"""OpenSearch Alerting monitors shipped in `dashboards/monitors/` (docs/design.md §2, detection engineer).
 
 The JSON files are complete monitor definitions that work as they are (5-minute interval,
 threshold 1). `render_monitor` applies the settings: the interval (`alert_interval_minutes`,
@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +77,7 @@ def is_incident_monitor(monitor: dict) -> bool:
         "incident" in index for index in _indices(monitor))
 
 
-def _trigger(entry: dict) -> dict:
+def trigger_of(entry: dict) -> dict:
     return entry.get("query_level_trigger") or entry.get("bucket_level_trigger") or entry
 
 
@@ -111,21 +110,21 @@ def render_monitor(monitor: dict, settings: Any) -> dict:
         names = {DEFAULT_LOG_PATTERN: log_pattern, DEFAULT_INCIDENTS: incidents,
                  DEFAULT_DRIFT: settings.drift_index}
         search["indices"] = [names.get(i, i) for i in search["indices"]]
-        search["query"] = _map_strings(
+        search["query"] = map_strings(
             search["query"], lambda text: _WINDOW.sub(f"||-{minutes}m", text))
     for entry in rendered["triggers"]:
-        script = _trigger(entry)["condition"]["script"]
+        script = trigger_of(entry)["condition"]["script"]
         if not _THRESHOLD.search(script["source"]):
             raise MonitorError(f"{monitor['name']}: trigger script has no `>= N` threshold")
         script["source"] = _THRESHOLD.sub(f">= {threshold}", script["source"])
     return rendered
 
 
-def _map_strings(node: Any, change) -> Any:
+def map_strings(node: Any, change) -> Any:
     if isinstance(node, dict):
-        return {key: _map_strings(value, change) for key, value in node.items()}
+        return {key: map_strings(value, change) for key, value in node.items()}
     if isinstance(node, list):
-        return [_map_strings(value, change) for value in node]
+        return [map_strings(value, change) for value in node]
     return change(node) if isinstance(node, str) else node
 
 
@@ -198,58 +197,3 @@ def install_monitors(client: Any, settings: Any, directory: Path | str = MONITOR
                 body=monitor)
             report.updated[monitor["name"]] = existing
     return report
-
-
-def execute_monitor(client: Any, monitor_id: str, dryrun: bool = True) -> dict:
-    """`_execute` a stored monitor now; the answer holds `trigger_results`."""
-    return client.transport.perform_request(
-        "POST", f"/_plugins/_alerting/monitors/{monitor_id}/_execute",
-        params={"dryrun": "true" if dryrun else "false"})
-
-
-def triggered(execution: dict) -> dict[str, bool | list]:
-    """Trigger name -> True/False (query level) or the triggering bucket keys (bucket level)."""
-    if execution.get("input_results", {}).get("error"):
-        raise MonitorError(f"monitor input failed: {execution['input_results']['error']}")
-    out: dict[str, bool | list] = {}
-    for result in execution.get("trigger_results", {}).values():
-        if result.get("error"):
-            raise MonitorError(f"trigger {result.get('name')} failed: {result['error']}")
-        if "agg_result_buckets" in result:
-            out[result["name"]] = sorted(
-                tuple(bucket["bucket_keys"]) for bucket in result["agg_result_buckets"].values())
-        else:
-            out[result["name"]] = bool(result.get("triggered"))
-    return out
-
-
-# --- without the plugin ---------------------------------------------------------------------
-
-
-def search_now(monitor: dict, now_ms: int | None = None) -> tuple[list[str], dict]:
-    """The monitor's (rendered) search with `{{period_end}}` filled in, as Alerting would."""
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    [entry] = monitor["inputs"]
-    body = _map_strings(entry["search"]["query"],
-                        lambda text: text.replace("{{period_end}}", str(now_ms)))
-    return entry["search"]["indices"], body
-
-
-def evaluate_directly(client: Any, monitor: dict, settings: Any,
-                      now_ms: int | None = None) -> dict[str, bool | list]:
-    """Run the monitor's search with `_search` and apply its threshold like its trigger does."""
-    indices, body = search_now(monitor, now_ms)
-    answer = client.search(index=",".join(indices), body=body)
-    threshold = threshold_of(monitor, settings)
-    out: dict[str, bool | list] = {}
-    for entry in monitor["triggers"]:
-        trigger = _trigger(entry)
-        if "bucket_level_trigger" in entry:
-            path = trigger["condition"]["parent_bucket_path"]
-            buckets = answer["aggregations"][path]["buckets"]
-            out[trigger["name"]] = sorted(
-                tuple(str(value) for value in bucket["key"].values())
-                for bucket in buckets if bucket["doc_count"] >= threshold)
-        else:
-            out[trigger["name"]] = answer["hits"]["total"]["value"] >= threshold
-    return out

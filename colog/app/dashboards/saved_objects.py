@@ -240,11 +240,6 @@ def rows(request: VisRequest, response: dict) -> list[dict]:
     return out
 
 
-def run_visualization(client: Any, obj: dict, objects: list[dict], **kwargs) -> list[dict]:
-    request = visualization_request(obj, objects, **kwargs)
-    response = client.search(index=request.index, body=request.body)
-    return rows(request, response)
-
 
 def labels(request: VisRequest) -> dict[str, str]:
     """Agg id -> a human label (custom label, else field)."""

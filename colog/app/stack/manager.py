@@ -30,7 +30,7 @@ def component(name: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name == f"colog.app.stack.{name}":
             raise StackError(
-                f"{name}: colog.stack.{name} is not available in this checkout; "
+                f"{name}: colog.app.stack.{name} is not available in this checkout; "
                 f"run the other components with --only {','.join(c for c in COMPONENTS if c != name)}"
             ) from exc
         raise

@@ -16,7 +16,6 @@ import json
 import shutil
 import sys
 import sysconfig
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -37,7 +36,6 @@ from colog.app.stack.process import (
 )
 
 NAME = "triton"
-METRICS_PORT = 8002
 READY_TIMEOUT_S = 180.0
 
 
@@ -46,7 +44,8 @@ def _pytriton_root() -> Path:
 
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
-        raise StackError("triton: the nvidia-pytriton package is not installed; run the README's install command")
+        raise StackError("triton: the nvidia-pytriton package is not installed; "
+                         "run the README's install command")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -71,7 +70,8 @@ def _check_distribution(paths: dict[str, Path]) -> None:
         raise StackError(
             "triton: the nvidia-pytriton wheel is incomplete for Python "
             f"{sys.version_info.major}.{sys.version_info.minor} (missing {', '.join(missing)}); "
-            "reinstall it with `.venv/bin/uv pip install --python .venv/bin/python --reinstall nvidia-pytriton`"
+            "reinstall it with `.venv/bin/uv pip install --python .venv/bin/python "
+            "--reinstall nvidia-pytriton`"
         )
 
 
@@ -89,7 +89,8 @@ def backend_directory(settings: Any) -> Path:
     }
     for name, src in sources.items():
         dst = target / name
-        if not dst.exists() or dst.stat().st_size != src.stat().st_size or dst.stat().st_mtime < src.stat().st_mtime:
+        if (not dst.exists() or dst.stat().st_size != src.stat().st_size
+                or dst.stat().st_mtime < src.stat().st_mtime):
             tmp = target / f".{name}.tmp"
             shutil.copy2(src, tmp)
             tmp.replace(dst)
@@ -275,8 +276,3 @@ def status(settings: Any, *, name: str = NAME) -> dict[str, Any]:
     return status_record(name, pid, ports(settings)["http"][1], healthy, detail)
 
 
-def wait_for_models(settings: Any, models: list[str], timeout: float = 60.0) -> float:
-    started = time.monotonic()
-    wait_until(lambda: ready(settings, models), timeout, "triton models",
-               log_path=log_file(settings, NAME))
-    return time.monotonic() - started

@@ -1,4 +1,4 @@
-"""The Celery application: Redis broker, settings that keep work from being lost (OPS-NOTES).
+"""The Celery application: Redis broker, settings that keep work from being lost (docs/design.md §9).
 
 - `task_acks_late` + `task_reject_on_worker_lost`: a task whose worker dies is redelivered.
   Redelivery can repeat work, which is safe: the state of record is the document, and writes
@@ -85,6 +85,6 @@ def _task_finished(task_id=None, **_kwargs) -> None:
 @worker_process_init.connect
 def _fresh_clients(**_kwargs) -> None:
     """Clients are per process: drop anything inherited across fork."""
-    from colog.app.worker import tasks
+    from colog.app.worker.thread_context import reset_context
 
-    tasks.reset_context()
+    reset_context()

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import logging
-import threading
+
+import redis
 
 from colog.app.worker.celery_app import app
+from colog.app.worker.thread_context import context
+from colog.core.engine.errors import TLSFailed, Unreachable
+from colog.core.serving.client import ModelNotReady, TritonUnavailable
 
 log = logging.getLogger(__name__)
 QUEUED_KEY = "colog:queued:{}"  # set while a task for the partition waits in the queue
 QUEUED_TTL_S = 60  # a task lost with its queue (Redis restarted) blocks a partition this long
-# One context per worker thread (the worker runs Celery's threads pool): clients and the
-# embedder's counters are not shared between concurrent tasks.
-_local = threading.local()
-
-
-def reset_context() -> None:
-    _local.__dict__.clear()
-
-
-def context():
-    if getattr(_local, "ctx", None) is None:
-        from colog.core.settings import get_settings
-        from colog.services.enrich.context import build_context
-
-        _local.ctx = build_context(get_settings())
-    return _local.ctx
+# What a later attempt of a pass can cure: a server that did not answer, a model still loading.
+# The project's clients raise their own classes (the engine's Unreachable, Triton's, redis-py's),
+# none of which is a builtin ConnectionError. A pass that fails is safe to run again: the
+# documents are the state of record and writes are guarded (docs/design.md §9).
+TRANSIENT_ERRORS = (Unreachable, TritonUnavailable, ModelNotReady, redis.ConnectionError,
+                    redis.TimeoutError, ConnectionError, TimeoutError)
+# ...and what it cannot: a certificate the worker does not trust stays untrusted.
+PERMANENT_ERRORS = (TLSFailed,)
 
 
 @app.task(name="colog.dispatch", ignore_result=True)
@@ -55,7 +51,8 @@ def dispatch() -> dict:
 
 
 @app.task(name="colog.enrich_partition", ignore_result=True, acks_late=True,
-          autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=5)
+          autoretry_for=TRANSIENT_ERRORS, dont_autoretry_for=PERMANENT_ERRORS,
+          retry_backoff=True, retry_backoff_max=60, max_retries=5)
 def enrich_partition(partition: int, flush: bool = False) -> dict:
     from colog.services.enrich.partitions import enrich_partition as run
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-EMBEDDING_DIM = 384
+from colog.core.features.spec import EMBEDDING_DIM
 
 
 def message_key(masked_message: str) -> str:

@@ -1,4 +1,11 @@
-"""Both modalities for a batch of events, one implementation for trainer and enricher."""
+"""Both modalities for a batch of events: the one builder that the trainer, in-process scoring,
+the worker and the bench use.
+
+Two entry points over one core (`gather_sequence`): `build_modalities` for whole streams of
+events (training, evaluation, in-process scoring), `modalities_of_windows` for rows whose windows
+are given as messages (the worker's batches, where rows of many streams meet and identical rows
+were already dropped). Both embed each distinct message once and place the same vectors.
+"""
 
 from __future__ import annotations
 
@@ -47,11 +54,11 @@ def build_modalities(masked_messages: Sequence[str], stream_keys: Sequence[str],
     return Modalities(tokens, sequence, mask, index)
 
 
-def window_modalities(tokens: np.ndarray, windows: Sequence[tuple[str | None, ...]],
-                      embed: Callable[[list[str]], np.ndarray]) -> Modalities:
-    """Both modalities of rows given by their windows of masked messages (None where the stream
-    has no event), as the enricher has them: `embed` is called once, on the distinct messages
-    of all the windows. `window_index` is -1 throughout: the rows are not records of one list."""
+def modalities_of_windows(tokens: np.ndarray, windows: Sequence[Sequence[str | None]],
+                          embed: Callable[[list[str]], np.ndarray]) -> Modalities:
+    """Rows whose windows are given as masked messages (None where the stream has no event):
+    one `embed` call for the distinct messages of all windows, in order of first appearance.
+    The rows' `window_index` is -1 throughout: their events are not positions of one batch."""
     unique = list(dict.fromkeys(m for window in windows for m in window if m is not None))
     position = {message: i for i, message in enumerate(unique)}
     k = len(windows[0]) if len(windows) else 0

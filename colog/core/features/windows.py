@@ -45,3 +45,22 @@ def window_indices(stream_keys: Sequence[str], window: int, mode: str) -> np.nda
         inside = (around >= 0) & (around < n)
         result[positions] = np.where(inside, positions[np.clip(around, 0, n - 1)], -1)
     return result
+
+
+def scored_positions(window_index: np.ndarray, targets: list[int], point_only: bool
+                     ) -> np.ndarray:
+    """Buffer positions to run the model on: the targets, and for a 2-class model also every
+    event in their windows (whose point scores make the targets' context scores)."""
+    if not point_only:
+        return np.asarray(targets, dtype=np.int64)
+    around = window_index[targets].ravel()
+    return np.union1d(np.asarray(targets, dtype=np.int64), around[around >= 0])
+
+
+def rows_of(positions: np.ndarray, wanted: list[int]) -> np.ndarray:
+    """Where each wanted buffer position sits among the (sorted, unique) scored positions."""
+    found = np.searchsorted(positions, wanted)
+    if len(wanted) and (found.max() >= len(positions)
+                        or not np.array_equal(positions[found], wanted)):
+        raise ValueError("a target position was not scored")
+    return found

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from colog import __version__
+from colog.core.features.spec import FeatureSpec
 from colog.core.model.config import ConfigError, ModelConfig
 from colog.core.model.memory import MEMORY_FILE, TemplateMemory
 from colog.core.model.network import CoLog
@@ -157,6 +158,11 @@ class LoadedModel:
     device: torch.device
     thresholds: Thresholds = Thresholds()
     memory: TemplateMemory | None = None
+
+    @property
+    def features(self) -> FeatureSpec:
+        """How this model's inputs are built (raises FeatureSpecError when malformed)."""
+        return FeatureSpec.from_mapping(self.feature_config)
 
     @torch.no_grad()
     def predict(self, tokens: np.ndarray, sequence: np.ndarray, sequence_mask: np.ndarray,

@@ -12,9 +12,11 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
+from colog.core.features.spec import EMBEDDING_DIM, SEQUENCE_MODES, FeatureSpec
+from colog.core.features.windows import window_length
+
 ATTENTIONS = ("mhia", "mha")
 MODALITIES = ("both", "semantic", "sequence")
-SEQUENCE_MODES = ("context", "background")
 TOKEN_INITS = ("minilm", "random")
 MAL_KINDS = ("attention", "gate")
 EVENT_EMBEDDINGS = ("semantic", "sequence")
@@ -40,8 +42,8 @@ class ModelConfig:
     blocks: int = 2
     projection: int = 256          # modality adaptation layer's higher space
     dropout: float = 0.1
-    embedding_dim: int = 384       # sentence-embedding width of the sequence input
-    token_dim: int = 384           # word-piece embedding width (MiniLM's own)
+    embedding_dim: int = EMBEDDING_DIM  # sentence-embedding width of the sequence input
+    token_dim: int = EMBEDDING_DIM      # word-piece embedding width (MiniLM's own)
     token_init: str = "minilm"     # start from all-MiniLM-L6-v2's input embeddings
     freeze_tokens: bool = True     # keep those embeddings fixed: unseen words stay meaningful
     attention: str = "mhia"        # "mha" = ablation: self-attention within each modality
@@ -64,9 +66,19 @@ class ModelConfig:
         self.validate()
 
     @property
+    def features(self) -> FeatureSpec:
+        return FeatureSpec(self.window, self.sequence_mode, self.max_tokens)
+
+    @property
     def context_length(self) -> int:
         """K: rows of the sequence modality."""
-        return 2 * self.window + 1 if self.sequence_mode == "context" else self.window + 1
+        return window_length(self.window, self.sequence_mode)
+
+    @classmethod
+    def for_features(cls, features: FeatureSpec, **values) -> ModelConfig:
+        """A network whose input shapes follow `features`."""
+        return cls(max_tokens=features.max_tokens, window=features.window,
+                   sequence_mode=features.sequence_mode, **values)
 
     def validate(self) -> None:
         def positive(name: str) -> None:

@@ -15,21 +15,10 @@ import numpy as np
 from colog.core.features.embedding import SentenceEmbedder
 from colog.core.features.modalities import Modalities, build_modalities
 from colog.core.features.semantic import TOKENIZER_FILE, SemanticTokenizer
+from colog.core.features.spec import FeatureSpec
 from colog.core.model.bundle import LoadedModel, load_model_dir
 from colog.core.parsing.masking import mask_message
 from colog.core.records import LogRecord
-
-
-@dataclass
-class FeatureSettings:
-    window: int
-    sequence_mode: str
-    max_tokens: int
-
-    @classmethod
-    def of(cls, loaded: LoadedModel) -> "FeatureSettings":
-        f = loaded.feature_config
-        return cls(int(f["window"]), str(f["sequence_mode"]), int(f["max_tokens"]))
 
 
 def tokenizer_for(model_dir: Path, max_tokens: int) -> SemanticTokenizer:
@@ -46,7 +35,7 @@ class Scored:
 
 
 def featurise(records: Sequence[LogRecord], tokenizer: SemanticTokenizer,
-              embedder: SentenceEmbedder, features: FeatureSettings) -> Modalities:
+              embedder: SentenceEmbedder, features: FeatureSpec) -> Modalities:
     masked = [mask_message(r.message) for r in records]
     return build_modalities(masked, [r.stream for r in records], tokenizer, embedder,
                             features.window, features.sequence_mode)
@@ -56,7 +45,7 @@ def score_records(model_dir: Path, records: Sequence[LogRecord],
                   embedder: SentenceEmbedder | None = None,
                   loaded: LoadedModel | None = None) -> Scored:
     loaded = loaded or load_model_dir(model_dir)
-    features = FeatureSettings.of(loaded)
+    features = loaded.features
     tokenizer = tokenizer_for(model_dir, features.max_tokens)
     modalities = featurise(records, tokenizer, embedder or SentenceEmbedder(), features)
     outputs = loaded.predict(modalities.tokens, modalities.sequence, modalities.sequence_mask)

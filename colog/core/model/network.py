@@ -1,4 +1,4 @@
-"""The CoLog collaborative transformer (DESIGN section 6), in our own words and code.
+"""The CoLog collaborative transformer (docs/design.md §6), in our own words and code.
 
 Two modalities are encoded concurrently by T collaborative blocks:
   semantic: the event's word pieces [B, L]        sequence: its window's sentence embeddings [B, K]
@@ -24,8 +24,6 @@ from torch import nn
 from colog.core.model.config import ModelConfig
 
 log = logging.getLogger(__name__)
-
-MINILM_VOCAB = 30522
 
 
 class CoLogOutput(NamedTuple):

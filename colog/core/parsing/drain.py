@@ -19,7 +19,6 @@ project wrote (our Redis), never bytes from an untrusted source.
 
 from __future__ import annotations
 
-import base64
 import json
 import zlib
 from dataclasses import asdict, dataclass

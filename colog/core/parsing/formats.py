@@ -191,7 +191,7 @@ BUILTIN_FORMATS: dict[str, LogFormat] = {f.name: f for f in (
               kind=PLAIN),
 )}
 
-# Loghub samples in shared/datasets/loghub, by file name prefix (BGL has no sample here).
+# Loghub samples in benchmarks/data/loghub, by file name prefix (BGL has no sample here).
 LOGHUB_SAMPLES = ("HDFS", "Hadoop", "Spark", "Zookeeper", "HPC", "Thunderbird", "Windows",
                   "Linux", "Android", "HealthApp", "Apache", "OpenSSH", "OpenStack", "Mac",
                   "Proxifier")

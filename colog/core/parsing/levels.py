@@ -7,7 +7,7 @@ expanded by formats that ask for it (Android), because elsewhere a letter may me
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Mapping
 
 _SYNONYMS = {
     "WARNING": "WARN",
@@ -37,7 +37,3 @@ def normalize_level(raw: str | None, letters: Mapping[str, str] | None = None) -
     return _SYNONYMS.get(level, level)
 
 
-def normalize_levels(raw_levels: Iterable[str]) -> frozenset[str]:
-    """A set of canonical level names from user input such as ``WARN,error, Fatal``."""
-    names = (normalize_level(level) for level in raw_levels)
-    return frozenset(name for name in names if name)

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from colog.core.settings import Settings
+
+# The setting's own default: a Triton started without the variable threads like one started by
+# the stack or the chart.
+DEFAULT_ONNX_THREADS = Settings.model_fields["triton_onnx_threads"].default
+
 
 def instance_device(args: dict) -> str:
     """The torch device of this model instance, from Triton's initialize() arguments."""
@@ -21,7 +27,7 @@ def onnx_wanted(artifact: Path) -> bool:
 
 def onnx_options(args: dict) -> dict:
     """Session threads and execution providers for this instance."""
-    threads = int(os.environ.get("COLOG_TRITON_ONNX_THREADS", "1") or 1)
+    threads = int(os.environ.get("COLOG_TRITON_ONNX_THREADS") or DEFAULT_ONNX_THREADS)
     if args.get("model_instance_kind") == "GPU":
         device = str(args.get("model_instance_device_id", "0"))
         return {"threads": threads, "providers": [

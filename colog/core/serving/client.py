@@ -8,7 +8,7 @@
   exponential backoff, then :class:`TritonUnavailable`. A model (or version) that is not loaded
   raises :class:`ModelNotReady` at once, naming the model and the server.
 - Fork safety: the underlying connection is created lazily and re-created in a new process
-  (gRPC channels made before a fork can hang; see OPS-NOTES).
+  (gRPC channels made before a fork can hang; see docs/design.md §9).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from colog.core.features.spec import EMBEDDING_DIM
 import numpy as np
 
 from colog.core.serving.repository import FeatureParameters
 
 OUTPUTS = ("probs", "modality_weights", "context_attention", "token_attention")
-EMBEDDING_DIM = 384
 _NOT_READY_STATUS = {"StatusCode.NOT_FOUND", "StatusCode.UNAVAILABLE_MODEL", "404"}
 _RETRY_STATUS = {"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "502", "503", "504"}
 
@@ -189,11 +189,6 @@ class TritonClient:
         return sorted(int(v) for v in self._call("model metadata", get, model=model)
                       if str(v).isdigit())
 
-    def server_ready(self) -> bool:
-        try:
-            return bool(self._client().is_server_ready())
-        except Exception:  # noqa: BLE001 — unreachable counts as not ready
-            return False
 
     # --- model control (EXPLICIT mode) --------------------------------------------------------
 

@@ -20,6 +20,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from colog.core.features.spec import EMBEDDING_DIM
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def _parity_inputs(config, rows: int = 8, seed: int = 0):
     for row in range(rows):
         real = int(rng.integers(1, length + 1)) if row else length
         tokens[row, :real] = rng.integers(1, config.vocab_size, real)
-    sequence = rng.normal(size=(rows, k, 384)).astype(np.float32)
+    sequence = rng.normal(size=(rows, k, EMBEDDING_DIM)).astype(np.float32)
     mask = np.ones((rows, k), np.float32)
     mask[1, 0] = mask[2, -1] = 0.0  # first / last event of a stream
     sequence[mask == 0] = 0.0

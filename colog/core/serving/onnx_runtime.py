@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from colog.core.features.spec import EMBEDDING_DIM
 import numpy as np
 
 from colog.core.model.memory import MEMORY_FILE, TemplateMemory
@@ -152,7 +153,7 @@ class OnnxSentenceEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
-        out = np.zeros((len(texts), 384), np.float32)
+        out = np.zeros((len(texts), EMBEDDING_DIM), np.float32)
         for rows in length_buckets(lengths, SENTENCE_BUCKET_ROWS):
             cut = int(lengths[rows].max())
             ids = np.zeros((len(rows), cut), np.int64)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from colog.core.features.spec import FeatureSpec, FeatureSpecError
 from colog.core.serving.onnx_export import COLOG_ONNX, export_colog_or_warn
 from colog.core.settings import PROJECT_ROOT
 from colog.core.verdict import DECISION_FILE, Thresholds
@@ -57,17 +58,13 @@ class FeatureParameters:
     (read back from the config). `thresholds` maps each served version to its decision
     thresholds: two versions overlap during a publish, and each keeps its own cut-offs."""
 
-    window: int
-    sequence_mode: str
-    max_tokens: int
+    features: FeatureSpec
     classes: list[str]
     thresholds: dict[str, Thresholds] = field(default_factory=dict)
 
     def as_config(self) -> dict[str, str]:
         return {
-            "window": str(self.window),
-            "sequence_mode": self.sequence_mode,
-            "max_tokens": str(self.max_tokens),
+            **self.features.to_parameters(),
             "classes": json.dumps(self.classes),
             "thresholds": json.dumps({v: t.to_dict() for v, t in sorted(self.thresholds.items())}),
         }
@@ -82,9 +79,7 @@ class FeatureParameters:
             thresholds = {str(v): Thresholds.from_dict(t) for v, t in
                           json.loads(parameters.get("thresholds") or "{}").items()}
             return cls(
-                window=int(parameters["window"]),
-                sequence_mode=str(parameters["sequence_mode"]),
-                max_tokens=int(parameters["max_tokens"]),
+                features=FeatureSpec.from_mapping(parameters),
                 classes=list(json.loads(parameters["classes"])),
                 thresholds=thresholds,
             )
@@ -260,13 +255,11 @@ def feature_parameters(model_dir: Path) -> FeatureParameters:
         raise RepositoryError(f"not a usable model directory (write one with `colog train`): {exc}") from exc
     except Exception as exc:  # anything else malformed: say which directory and why
         raise RepositoryError(f"{model_dir} cannot be loaded as a CoLog model: {exc}") from exc
-    features = loaded.feature_config
-    return FeatureParameters(
-        window=int(_field(features, "window")),
-        sequence_mode=str(_field(features, "sequence_mode")),
-        max_tokens=int(_field(features, "max_tokens")),
-        classes=[str(c) for c in loaded.classes],
-    )
+    try:
+        features = loaded.features
+    except FeatureSpecError as exc:
+        raise RepositoryError(f"{model_dir}: {exc}") from exc
+    return FeatureParameters(features=features, classes=[str(c) for c in loaded.classes])
 
 
 def version_thresholds(repo: Path, model: str = COLOG) -> dict[str, Thresholds]:
@@ -281,10 +274,6 @@ def version_thresholds(repo: Path, model: str = COLOG) -> dict[str, Thresholds]:
         except (ValueError, OSError) as exc:
             raise RepositoryError(f"{path} is unreadable: {exc}") from exc
     return found
-
-
-def _field(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
 def read_version_parameters(repo: Path, version: int) -> FeatureParameters | None:

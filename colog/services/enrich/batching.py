@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from colog.core.features.modalities import Modalities, window_modalities
-from colog.core.features.windows import window_indices
+from colog.core.features.modalities import Modalities, modalities_of_windows
+from colog.core.features.windows import scored_positions, window_indices
 from colog.services.enrich.shutdown import check_stop
 
 if TYPE_CHECKING:
@@ -40,8 +40,6 @@ class ScoreJob:
 
 def _prepare(ctx: "EnrichContext", job: ScoreJob) -> None:
     """Tokens and windows of the job's buffer, and the positions the model must score."""
-    from colog.services.enrich.stream_pass import scored_positions
-
     sp = job.stream_pass
     job.window_index = window_indices([sp.stream.key] * len(job.buffer), sp.window, sp.mode)
     job.tokens = ctx.tokenizer.encode([e.masked for e in job.buffer])
@@ -62,7 +60,7 @@ def model_inputs(ctx: "EnrichContext", tokens: np.ndarray, windows: list[tuple])
         with ctx.stages.time("embed"):
             return ctx.embedder.embed(messages)
 
-    return window_modalities(tokens, windows, embed)
+    return modalities_of_windows(tokens, windows, embed)
 
 
 def run_jobs(ctx: "EnrichContext", jobs: list[ScoreJob]) -> None:

@@ -1,6 +1,6 @@
 """Everything one worker process needs to enrich streams, built once per process.
 
-Clients are created here, lazily, after a Celery worker forks (OPS-NOTES: gRPC channels made
+Clients are created here, lazily, after a Celery worker forks (docs/design.md §9: gRPC channels made
 before fork can hang), never at import time.
 """
 
@@ -36,7 +36,8 @@ class EnrichContext:
     templates: TemplateStore
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     redis: object | None = None
-    shadow: object | None = None  # colog.services.enrich.shadow_scoring.ShadowScorer: a candidate scored alongside
+    # colog.services.enrich.shadow_scoring.ShadowScorer: a candidate scored alongside
+    shadow: object | None = None
     verdicts: object | None = None  # colog.services.enrich.verdict_reuse.VerdictReuse; None = every row runs
     stages: StageClock = field(default_factory=StageClock)
     after_write_hooks: list[AfterWrite] = field(default_factory=list)
@@ -75,20 +76,19 @@ class EnrichContext:
 def build_context(settings: Settings, scorer: Scorer | None = None,
                   use_cache: bool | None = None, client: SearchEngine | None = None,
                   redis_client=None) -> EnrichContext:
-    import redis
-
     from colog.core.engine import connect
+    from colog.core.redis_client import state_redis
     from colog.services.enrich.embedding_cache import embedding_cache
 
     client = client or connect(settings)
-    redis_client = redis_client or redis.Redis.from_url(settings.redis_url)
+    redis_client = redis_client or state_redis(settings)
     if scorer is None:
         from colog.core.serving.client import get_client
         from colog.services.enrich.verdict_sources import TritonScorer
         from colog.services.enrich.shadow_scoring import ShadowScorer
 
         scorer = TritonScorer(get_client(settings), settings.verdict_version_check_s)
-        shadow = ShadowScorer(settings, scorer.spec, WorkerMetrics())
+        shadow = ShadowScorer(settings, scorer.spec, scorer.classes, WorkerMetrics())
     else:
         shadow = None  # a scorer given by the caller (benchmark baseline, tests) runs alone
     cache = embedding_cache(settings, use_cache)

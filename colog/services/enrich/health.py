@@ -1,6 +1,6 @@
 """Liveness for probes: a heartbeat file written only while the worker really works.
 
-`celery inspect ping` goes through the broker and fails on a busy worker (OPS-NOTES), so the
+`celery inspect ping` goes through the broker and fails on a busy worker (docs/design.md §9), so the
 probe (`colog health`) reads the age of a file instead. What writes the file decides what the
 probe proves, so it is written by a check that runs on the Celery consumer's own event loop
 (:class:`LivenessStep`, a consumer bootstep on the consumer's timer), and only when
@@ -20,6 +20,8 @@ import logging
 import threading
 import time
 from pathlib import Path
+
+PROBE_TIMEOUT_S = 2.0  # a liveness probe answers fast or not at all
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +90,12 @@ def broker_status(consumer, settings) -> tuple[bool, str]:
     """The consumer's broker connection is up and Redis answers a PING (2 s timeouts)."""
     import redis
 
+    from colog.core.redis_client import state_redis
+
     connection = getattr(consumer, "connection", None)
     if connection is None or not connection.connected:
         return False, "the consumer has no broker connection"
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    client = state_redis(settings, timeout_s=PROBE_TIMEOUT_S)
     try:
         client.ping()
     except redis.RedisError as exc:

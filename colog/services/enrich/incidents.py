@@ -1,4 +1,4 @@
-"""Collective incidents: one document per burst of anomalous context in a stream (DESIGN §5).
+"""Collective incidents: one document per burst of anomalous context in a stream (docs/design.md §5).
 
 Consecutive events of one stream whose `colog.context.label` is `anomaly` merge into one incident
 in `settings.incidents_index`. An incident closes once the stream shows an event more than the
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 

@@ -1,10 +1,11 @@
 """A worker's lease on one partition: a Redis lock with a TTL, renewed while the worker works.
 
 The TTL bounds how long a killed worker keeps others out, so it is short next to a stream pass
-on a slow host. The lease is therefore renewed between batches (as hits are read and after
-every write), not once per stream, and a lease that expired anyway (a batch slower than the TTL) is taken again if nobody else
-took it. If another worker took it, this one stops at the next batch boundary: everything it
-wrote is guarded by sequence numbers, so stopping loses nothing and the new holder carries on.
+on a slow host. The lease is therefore renewed between batches (as hits are read and after every
+write), not once per stream, and a lease that expired anyway (a batch slower than the TTL) is
+taken again if nobody else took it. If another worker took it, this one stops at the next batch
+boundary: everything it wrote is guarded by sequence numbers, so stopping loses nothing and the
+new holder carries on.
 """
 
 from __future__ import annotations

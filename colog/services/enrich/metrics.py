@@ -3,7 +3,7 @@ cluster-wide gauges (pending documents, lag) are beat's alone: colog/services/en
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from colog.services.enrich.writer import WriteReport
 

@@ -24,7 +24,7 @@ COMPONENT = "colog-fields"
 TEMPLATE = "colog"
 PIPELINE = "colog-ingest"
 TEMPLATE_PRIORITY = 200
-META = {"managed_by": "colog", "contract": "DESIGN section 5"}
+META = {"managed_by": "colog", "contract": "docs/design.md section 5"}
 
 
 @dataclass

@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class ShadowScorer:
-    def __init__(self, settings, live_spec, metrics, client=None):
+    def __init__(self, settings, live_spec, live_classes, metrics, client=None):
         from colog.core.serving.client import TritonClient
 
         self.client = client or TritonClient(settings, model=settings.triton_shadow_model,
                                              retries=0)
-        self.live_spec = live_spec
+        self.live_spec, self.live_classes = live_spec, tuple(live_classes)
         self.metrics = metrics
         self.check_s = float(settings.shadow_check_s)
         self.params = None
@@ -54,9 +54,7 @@ class ShadowScorer:
         self._active, self.params = ready, params
 
     def _compatible(self, params) -> bool:
-        spec = self.live_spec
-        return (params.window, params.sequence_mode, params.max_tokens, tuple(params.classes)) \
-            == (spec.window, spec.sequence_mode, spec.max_tokens, tuple(spec.classes))
+        return params.features == self.live_spec and tuple(params.classes) == self.live_classes
 
     def active(self) -> bool:
         if time.monotonic() - self._checked_at >= self.check_s:

@@ -29,9 +29,6 @@ def clear() -> None:
     _requested.clear()
 
 
-def stop_requested() -> bool:
-    return _requested.is_set()
-
 
 def check_stop() -> None:
     if _requested.is_set():

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from colog.core.clock import now_iso
-from colog.core.features.windows import CONTEXT, centre_column
+from colog.core.features.windows import CONTEXT, centre_column, rows_of
 from colog.core.fields import STATUS_ENRICHED, STATUS_PENDING, get_path
 from colog.core.parsing.masking import mask_message
 from colog.core.records import parse_timestamp
@@ -67,27 +67,8 @@ def _event(hit: dict, to_score: bool) -> Event:
     return Event(hit, mask_message(hit["_source"]["message"]), to_score)
 
 
-def scored_positions(window_index: np.ndarray, targets: list[int], point_only: bool
-                     ) -> np.ndarray:
-    """Buffer positions to run the model on: the targets, and for a 2-class model also every
-    event in their windows (whose point scores make the targets' context scores)."""
-    if not point_only:
-        return np.asarray(targets, dtype=np.int64)
-    around = window_index[targets].ravel()
-    return np.union1d(np.asarray(targets, dtype=np.int64), around[around >= 0])
-
-
-def rows_of(positions: np.ndarray, wanted: list[int]) -> np.ndarray:
-    """Where each wanted buffer position sits among the (sorted, unique) scored positions."""
-    found = np.searchsorted(positions, wanted)
-    if len(wanted) and (found.max() >= len(positions)
-                        or not np.array_equal(positions[found], wanted)):
-        raise ValueError("a target position was not scored")
-    return found
-
-
 def shadow_fields(labels: dict, version: str) -> dict:
-    """The candidate's verdict under `colog.shadow` (DESIGN section 5), never read by rules."""
+    """The candidate's verdict under `colog.shadow` (docs/design.md §5), never read by rules."""
     return {**labels, "model": {"version": version}}
 
 
@@ -128,7 +109,7 @@ class StreamPass:
         spec = ctx.scorer.spec
         self.window = spec.window
         self.mode = spec.sequence_mode
-        self.point_only = len(spec.classes) == 2
+        self.point_only = len(ctx.scorer.classes) == 2
         # Events each side a target needs in the buffer: its window, and for a 2-class model
         # its neighbours' windows too.
         self.past_reach = self.window * (2 if self.point_only else 1)
@@ -220,7 +201,7 @@ class StreamPass:
     def finish(self, job: "ScoreJob", outputs: dict, version: str, shadow, templates) -> None:
         """Decide the job's verdicts from the model outputs of its rows and write them."""
         ctx, buffer, targets, rows = self.ctx, job.buffer, job.targets, job.rows
-        spec = ctx.scorer.spec
+        classes = list(ctx.scorer.classes)
         centre = centre_column(self.window, self.mode)
         token_strings = [ctx.tokenizer.tokens_of(job.tokens[i]) for i in targets]
         target_rows = rows_of(rows, targets)
@@ -230,18 +211,18 @@ class StreamPass:
             if not self.point_only:
                 return None
             point = np.full(len(buffer), np.nan)
-            point[rows] = event_and_context_scores(probs, list(spec.classes))[0]
+            point[rows] = event_and_context_scores(probs, classes)[0]
             return neighbour_max(point, job.window_index[targets], centre)
 
         chosen = {name: values[target_rows] for name, values in outputs.items()}
-        results = verdicts(chosen, list(spec.classes), token_strings,
+        results = verdicts(chosen, classes, token_strings,
                            thresholds=ctx.thresholds_for(version),
                            context_scores=context_scores_of(outputs["probs"]))
         shadow_results = None
         if shadow is not None:
             shadow_outputs, shadow_version = shadow
             shadow_results = label_fields(
-                shadow_outputs["probs"][target_rows], list(spec.classes),
+                shadow_outputs["probs"][target_rows], classes,
                 ctx.shadow_thresholds_for(shadow_version),
                 context_scores_of(shadow_outputs["probs"]))
         enriched_at = now_iso()

@@ -1,4 +1,4 @@
-"""Whether a document can be scored at all, and if not, why (DESIGN section 8: bad input).
+"""Whether a document can be scored at all, and if not, why (docs/design.md §8: bad input).
 
 The outcome decides the document's final status: `skipped` when there is nothing to score
 (no or empty message), `failed` when the input is unusable (not text, binary, too large,

@@ -130,8 +130,7 @@ class VerdictReuse:
         return self._outputs(ctx, tokens, windows, build, None)
 
     def _outputs(self, ctx, tokens, windows, build, version):
-        spec = ctx.scorer.spec
-        layout = OutputLayout(len(spec.classes), len(windows[0]) if windows else 0,
+        layout = OutputLayout(len(ctx.scorer.classes), len(windows[0]) if windows else 0,
                               tokens.shape[1])
         keys = [row_key(self.model_name, version or "", tokens[r], windows[r])
                 for r in range(len(windows))]

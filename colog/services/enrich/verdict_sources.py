@@ -6,26 +6,19 @@ so the stream pass does not care which one answers.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from colog.core.features.modalities import Modalities
+from colog.core.features.spec import FeatureSpec
 from colog.core.verdict import Thresholds
 
 
-@dataclass(frozen=True)
-class FeatureSpec:
-    window: int
-    sequence_mode: str
-    max_tokens: int
-    classes: tuple[str, ...]
-
-
 class Scorer(Protocol):
-    spec: FeatureSpec
+    spec: FeatureSpec              # how the served model's inputs are built
+    classes: tuple[str, ...]       # its output classes, in order
 
     def predict(self, modalities: Modalities, version: str | None = None
                 ) -> tuple[dict[str, np.ndarray], str]:
@@ -56,8 +49,7 @@ class TritonScorer:
         self._checked_at = float("-inf")
         self.params = client.model_parameters()  # read from the served model's config
         params = self.params
-        self.spec = FeatureSpec(params.window, params.sequence_mode, params.max_tokens,
-                                tuple(params.classes))
+        self.spec, self.classes = params.features, tuple(params.classes)
 
     def thresholds(self, version: str) -> Thresholds:
         if str(version) not in self.params.thresholds:
@@ -96,9 +88,7 @@ class LocalScorer:
         from colog.services.enrich.embedding_cache import NoCache
 
         self.loaded = load_model_dir(model_dir)
-        f = self.loaded.feature_config
-        self.spec = FeatureSpec(int(f["window"]), str(f["sequence_mode"]), int(f["max_tokens"]),
-                                tuple(self.loaded.classes))
+        self.spec, self.classes = self.loaded.features, tuple(self.loaded.classes)
         # Named by its content too: reused verdicts are keyed by the version, and two model
         # directories may share a folder name.
         from colog.core.model.bundle import content_hash

@@ -1,6 +1,6 @@
 """Write-back of `colog.*` fields: bulk partial updates guarded by `if_seq_no`/`if_primary_term`.
 
-Per OPS-NOTES, bulk succeeds or fails per item, so every item's status is read:
+Per docs/design.md §9, bulk succeeds or fails per item, so every item's status is read:
 - 200/201 (`updated` or `noop`): done;
 - 409: the document changed since it was read. Re-read it: if another writer already gave it a
   final status, leave it (at-least-once delivery, idempotent effect); otherwise (an analyst set

@@ -2,9 +2,9 @@
 
 The candidate is placed in the live repository as a version of `triton_shadow_model` (served
 from the `colog` template, so the same backend and the same template memory) and loaded; the
-workers notice within `shadow_check_s` (colog/services/enrich/shadow_scoring.py). Versions of the shadow model are
-never reused, so `colog.shadow.model.version` names one candidate for good; `shadow.json` in the
-shadow model's folder records which candidate is (or was last) in shadow.
+workers notice within `shadow_check_s` (colog/services/enrich/shadow_scoring.py). Versions of the
+shadow model are never reused, so `colog.shadow.model.version` names one candidate for good;
+`shadow.json` in the shadow model's folder records which candidate is (or was last) in shadow.
 
 A candidate must build the inputs the live model builds (window, sequence mode, tokens) and
 have the same head: shadow compares two models on the same rows, nothing else. Promotion goes
@@ -78,9 +78,10 @@ def _clients(settings, triton=None):
 
 def check_compatible(candidate: repository.FeatureParameters,
                      live: repository.FeatureParameters) -> None:
-    wanted = (live.window, live.sequence_mode, live.max_tokens, list(live.classes))
-    got = (candidate.window, candidate.sequence_mode, candidate.max_tokens,
-           list(candidate.classes))
+    wanted = (live.features.window, live.features.sequence_mode, live.features.max_tokens,
+              list(live.classes))
+    got = (candidate.features.window, candidate.features.sequence_mode,
+           candidate.features.max_tokens, list(candidate.classes))
     if got != wanted:
         names = ("window", "sequence mode", "max tokens", "classes")
         diff = ", ".join(f"{n} {g!r} (live {w!r})" for n, g, w in zip(names, got, wanted)

@@ -1,6 +1,6 @@
 """Training data from the search engine: analyst-labelled documents with their stream neighbours.
 
-Which documents: every stream (DESIGN section 3: `host.name` + `log.file.path`, with fallbacks)
+Which documents: every stream (docs/design.md §5: `host.name` + `log.file.path`, with fallbacks)
 that holds at least one analyst label (`colog.feedback.label`) inside the data window is read
 whole (inside the window) through a point-in-time scan in stream order, because the sequence
 modality of a labelled event needs the events around it.

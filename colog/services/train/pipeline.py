@@ -13,7 +13,7 @@ from rich.console import Console
 from colog import __version__
 from colog.core.features.embedding import SentenceEmbedder
 from colog.core.features.semantic import SemanticTokenizer
-from colog.core.features.windows import centre_column
+from colog.core.features.spec import EMBEDDER, FeatureSpec
 from colog.core.labels import class_index, classes_for
 from colog.core.model.bundle import save_model_dir
 from colog.core.model.config import ModelConfig
@@ -35,9 +35,7 @@ SUMMARY_BASELINE = "tfidf_lr_window"
 @dataclass
 class TrainSpec:
     num_classes: int = 2
-    window: int = 1
-    sequence_mode: str = "context"
-    max_tokens: int = 60
+    features: FeatureSpec = field(default_factory=FeatureSpec)
     tomek: bool = True
     # Optional: after early stopping, train again on training + validation rows for the chosen
     # number of epochs. Off by default: the refitted network is never validated, and on the
@@ -86,9 +84,11 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
                        model: CoLog | None = None) -> TrainOutcome:
     console = console or Console(stderr=True)
     started = time.perf_counter()
-    tokenizer = SemanticTokenizer(max_tokens=spec.max_tokens)
+    features = spec.features
+    tokenizer = SemanticTokenizer(max_tokens=features.max_tokens)
     embedder = embedder or SentenceEmbedder()
-    build = dict(num_classes=spec.num_classes, window=spec.window, mode=spec.sequence_mode)
+    build = dict(num_classes=spec.num_classes, window=features.window,
+                 mode=features.sequence_mode)
     full = build_dataset(train_records, tokenizer, embedder, **build)
     if valid_records is None:
         # Validation is the latest 20% of every stream of TRAIN: early stopping sees the future
@@ -102,16 +102,15 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
     labelled = train_data  # every label, before Tomek links thin the rows trained on
     memory = remembered(labelled) if spec.memory else None
     balance = BalanceReport(train_data.summary(), train_data.summary())
-    centre = centre_column(spec.window, spec.sequence_mode)
+    centre = features.centre
     if spec.tomek:
         train_data, balance = tomek_undersample(train_data, centre)
     console.print(f"train {len(train_data)} events {train_data.summary()}, "
                   f"validation {len(valid_data)} events {valid_data.summary()}")
     console.print(balance.describe() if spec.tomek else "Tomek links: off")
 
-    config = ModelConfig(vocab_size=tokenizer.vocab_size, max_tokens=spec.max_tokens,
-                         window=spec.window, sequence_mode=spec.sequence_mode,
-                         num_classes=spec.num_classes, **spec.model_overrides)
+    config = ModelConfig.for_features(features, vocab_size=tokenizer.vocab_size,
+                                      num_classes=spec.num_classes, **spec.model_overrides)
     if model is None:  # a fine-tuned model keeps the statistics its weights were trained with
         # Seeded here, not only in the loop: loading the sentence model or anything else that
         # ran before draws from torch's generator, and the initial weights must not depend on it.
@@ -129,8 +128,8 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         result.thresholds)
     baseline_report = None
     if spec.baseline and len(valid_data):
-        fitted = fit_baseline(SUMMARY_BASELINE, train_data, valid_data, spec.window,
-                              spec.sequence_mode, spec.options.seed)
+        fitted = fit_baseline(SUMMARY_BASELINE, train_data, valid_data, features.window,
+                              features.sequence_mode, spec.options.seed)
         baseline_report = classification_report(valid_data.targets,
                                                 fitted.predict_proba(valid_data),
                                                 valid_data.classes, fitted.thresholds)
@@ -168,8 +167,7 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
         "options": spec.options.to_dict(),
         "history": result.history,
     }
-    feature_config = {"window": spec.window, "sequence_mode": spec.sequence_mode,
-                      "max_tokens": spec.max_tokens, "embedder": "all-MiniLM-L6-v2",
+    feature_config = {**features.to_config(), "embedder": EMBEDDER,
                       "masking": "colog.core.parsing.masking", "colog_version": __version__}
     extra = {tokenizer.path.name: tokenizer.path}
     save_model_dir(out_dir, model, config, classes=classes_for(spec.num_classes),
@@ -180,13 +178,14 @@ def train_from_records(train_records: list[LogRecord], valid_records: list[LogRe
                         baseline_report, refit)
 
 
-def evaluation_targets(records: list[LogRecord], scored, num_classes: int, window: int,
-                       mode: str) -> np.ndarray:
+def evaluation_targets(records: list[LogRecord], scored, num_classes: int,
+                       features: FeatureSpec) -> np.ndarray:
     from colog.core.labels import resolve_labels
 
     event, _ = resolve_labels([r.label for r in records], [r.message for r in records],
                               [r.level for r in records])
-    context = context_labels(records, event, scored.modalities.window_index, window, mode)
+    context = context_labels(records, event, scored.modalities.window_index, features.window,
+                             features.sequence_mode)
     return class_index(event, context, num_classes)
 
 
@@ -195,10 +194,8 @@ def evaluate_records(model_dir: Path, records: list[LogRecord],
     from colog.core.model.bundle import load_model_dir
 
     loaded = load_model_dir(model_dir)
-    f = loaded.feature_config
     scored = score_records(model_dir, records, embedder, loaded)
-    targets = evaluation_targets(records, scored, len(loaded.classes), int(f["window"]),
-                                 str(f["sequence_mode"]))
+    targets = evaluation_targets(records, scored, len(loaded.classes), loaded.features)
     report = classification_report(targets, scored.outputs["probs"], loaded.classes,
                                    loaded.thresholds)
     report["model_dir"] = str(model_dir)

@@ -32,7 +32,6 @@ from colog.core.serving import repository
 from colog.services.drift.profile import build_profile, fine_tuned_profile, read_profile, write_profile
 from colog.services.train.export import Export, NoLabelsError, export_labelled
 
-ACTIONS = ("release", "rollback", "refused")
 MODELS_MAPPING = {"properties": {
     "action": {"type": "keyword"}, "version": {"type": "keyword"},
     "previous_version": {"type": "keyword"}, "rollback_of": {"type": "keyword"},
@@ -94,10 +93,8 @@ def evaluate_on_holdout(model_dir: Path, records, holdout: np.ndarray, embedder=
     from colog.services.train.pipeline import evaluation_targets
 
     loaded = load_model_dir(model_dir)
-    f = loaded.feature_config
     scored = score_records(model_dir, records, embedder, loaded)
-    targets = evaluation_targets(records, scored, len(loaded.classes), int(f["window"]),
-                                 str(f["sequence_mode"]))
+    targets = evaluation_targets(records, scored, len(loaded.classes), loaded.features)
     rows = np.flatnonzero(holdout)
     report = classification_report(targets[rows], scored.outputs["probs"][rows], loaded.classes,
                                    loaded.thresholds)
@@ -337,6 +334,7 @@ class RetrainOptions:
 def candidate_spec(live_dir: Path | None, opts: RetrainOptions, settings):
     """The candidate keeps the live model's features and architecture (so workers keep building
     the same inputs and the comparison is like for like) unless told otherwise."""
+    from colog.core.features.spec import FeatureSpec
     from colog.core.model.bundle import load_model_dir
     from colog.services.train.loop import TrainOptions
     from colog.services.train.pipeline import TrainSpec
@@ -344,17 +342,14 @@ def candidate_spec(live_dir: Path | None, opts: RetrainOptions, settings):
     options = TrainOptions(epochs=opts.epochs or TrainOptions().epochs, seed=opts.seed,
                            progress=False)
     if live_dir is None:
-        return TrainSpec(num_classes=opts.classes or 2, window=settings.window,
-                         sequence_mode=settings.sequence_mode, max_tokens=settings.max_tokens,
-                         options=options)
+        return TrainSpec(num_classes=opts.classes or 2,
+                         features=FeatureSpec.from_settings(settings), options=options)
     loaded = load_model_dir(live_dir)
     # Everything but what the spec itself sets (features and head) and the vocabulary.
     overrides = {k: v for k, v in loaded.config.to_dict().items()
                  if k not in ("vocab_size", "max_tokens", "window", "sequence_mode",
                               "num_classes")}
-    f = loaded.feature_config
-    return TrainSpec(num_classes=opts.classes or len(loaded.classes), window=int(f["window"]),
-                     sequence_mode=str(f["sequence_mode"]), max_tokens=int(f["max_tokens"]),
+    return TrainSpec(num_classes=opts.classes or len(loaded.classes), features=loaded.features,
                      options=options, model_overrides=overrides)
 
 
