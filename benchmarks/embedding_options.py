@@ -113,8 +113,8 @@ def main() -> None:
              f"{args.threads} intra-op threads).", "",
              f"Static int8 MiniLM: calibrated on {len(calibration)} masked messages drawn (seed 7) "
              f"from {len(pool)} distinct ones of {', '.join(CALIBRATION_SAMPLES)} "
-             f"({overlap} of them also among the held-out ones); quantised in {quantise_s:.0f} s. Held out: the "
-             f"{len(held_out)} distinct masked messages of the demo's five samples and the "
+             f"({overlap} of them also among the held-out ones); quantised in {quantise_s:.0f} s. "
+             f"Held out: the {len(held_out)} distinct masked messages of the demo's five samples and the "
              "syslog sample.", "",
              "| model | ms per message (held-out set, warm) | cosine vs fp32: min | 1st "
              "percentile | mean | share >= 0.99 |", "|---|---:|---:|---:|---:|---:|",

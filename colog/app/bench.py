@@ -183,7 +183,7 @@ def load(engine, data: DataSet) -> tuple[int, float]:
     actions = ({"_op_type": "create", "_index": data.index, "_id": f"{data.name}-{i}",
                 "_source": doc} for i, doc in enumerate(data.documents()))
     count = 0
-    for ok, item in engine.stream_bulk(actions, chunk_size=2000, max_retries=5,
+    for ok, _ in engine.stream_bulk(actions, chunk_size=2000, max_retries=5,
                                        raise_on_error=True):
         count += ok
     engine.refresh(data.index, lenient=False)

@@ -30,8 +30,13 @@ def _batches(tokenizer, texts: Sequence[str]) -> Iterable[dict[str, np.ndarray]]
 def quantise_sentence_model(fp32_path: Path, target: Path, calibration: Sequence[str],
                             method: str = "minmax") -> Path:
     """Write the int8 QDQ model calibrated on `calibration` (masked log messages) to `target`."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from colog.core.serving.onnx_runtime import sentence_tokenizer

@@ -34,8 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from colog.core.parsing.drain import (TemplateParser, TemplateStateError, decode_change,
-                                      encode_change)
+from colog.core.parsing.drain import TemplateParser, TemplateStateError, decode_change, encode_change
 
 log = logging.getLogger(__name__)
 
