@@ -22,6 +22,12 @@ the same seeds (or the first --baseline-seeds of them).
     .venv/bin/python benchmarks/quality.py                          # everything (about 2 h)
     .venv/bin/python benchmarks/quality.py --suites ctx/HPC/2 level/Zookeeper --seeds 1
     .venv/bin/python benchmarks/quality.py --variants full mal_gate --suites ctx/Mac/2
+    .venv/bin/python benchmarks/quality.py --embedder int8 --suites level/Zookeeper --no-write
+
+`--embedder` measures the embedding options of issue 23 as ablations (every model, baselines
+included, sees the same sequence modality): `fp32` (all-MiniLM-L6-v2, the default), `int8`
+(the static int8 export that benchmarks/embedding_options.py writes), `template` (each event of
+a window embedded by its Drain template, not its masked message).
 """
 
 from __future__ import annotations
@@ -85,6 +91,36 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
     "no_class_weights": ({}, {}, {"class_weighting": False}),
     "paper_sizes": ({"hidden": 256, "projection": 2048}, {}, {}),
 }
+
+
+EMBEDDERS = ("fp32", "int8", "template")
+INT8_SENTENCE = ROOT / ".cache" / "onnx-int8" / "sentence-int8.onnx"
+
+
+class TemplateEmbedder(SentenceEmbedder):
+    """Embeds each masked message's Drain template (learnt as messages arrive) instead of the
+    message: one vector per template, however many distinct messages a template covers."""
+
+    def __init__(self):
+        from colog.core.parsing.drain import TemplateParser
+
+        super().__init__()
+        self.parser = TemplateParser()
+
+    def embed(self, masked_messages):
+        return super().embed([self.parser.add(m)[1] for m in masked_messages])
+
+
+def make_embedder(kind: str, threads: int) -> SentenceEmbedder:
+    if kind == "fp32":
+        return SentenceEmbedder()
+    if kind == "template":
+        return TemplateEmbedder()
+    if not INT8_SENTENCE.is_file():
+        raise SystemExit(f"{INT8_SENTENCE} is missing: run benchmarks/embedding_options.py first")
+    from colog.core.serving.onnx_runtime import OnnxSentenceEncoder
+
+    return SentenceEmbedder(encode=OnnxSentenceEncoder(INT8_SENTENCE, threads=threads).encode)
 
 
 # --- suites ---------------------------------------------------------------------------------
@@ -273,6 +309,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="CoLog seeds per cell (1, 2, ...)")
     parser.add_argument("--variants", nargs="+", default=["full"], choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=TrainOptions().epochs)
+    parser.add_argument("--embedder", default="fp32", choices=EMBEDDERS,
+                        help="sequence-modality embeddings (issue 23's options)")
     parser.add_argument("--baselines", nargs="*", default=list(BASELINES))
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--baseline-seeds", type=int, default=None,
@@ -291,7 +329,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     suites = args.suites or default_suites()
     seeds = list(range(1, args.seeds + 1))
-    embedder, tokenizer = SentenceEmbedder(), SemanticTokenizer()
+    embedder, tokenizer = make_embedder(args.embedder, args.threads), SemanticTokenizer()
     import subprocess
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -299,6 +337,7 @@ def main() -> None:
     raw: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "commit": commit,
                  "threads": args.threads, "cpus": os.cpu_count(), "epochs": args.epochs,
+                 "embedder": args.embedder,
                  "seeds": seeds, "cells": {}}
     if args.merge and RAW.is_file():
         raw["cells"] = json.loads(RAW.read_text(encoding="utf-8"))["cells"]

@@ -311,6 +311,10 @@ def run_demo(settings: Settings, console: Console | None = None,
     console.print(f"enrich: {result.scored} scored, {result.rejected} skipped/failed, "
                   f"{result.still_pending} still pending, {result.docs_per_second:.1f} docs/s, "
                   f"model version(s) {sorted(result.model_versions) or [version]}")
+    stages = ctx.stages.snapshot()
+    console.print("enrich (first pass) seconds by stage: " + ", ".join(
+        f"{name} {seconds:.1f}" for name, seconds in stages.items())
+        + f", other {result.seconds - sum(stages.values()):.1f}")
     timings.step("enrich", t)
     explain_cost(client, ctx, result.scored, console)
 

@@ -47,3 +47,29 @@ def test_real_minilm_embeddings_are_384_d_and_deterministic():
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-4)
     again = SentenceEmbedder().embed(["user logged in"])
     np.testing.assert_allclose(again[0], out[1], atol=1e-5)
+
+
+def test_modalities_of_windows_embed_each_distinct_message_once_and_match_the_record_builder():
+    """The enricher's rows (windows of masked messages) and the trainer's records (one list
+    with stream windows) give the same sequence modality through the same gather."""
+    from colog.core.features.modalities import gather_sequence, modalities_of_windows
+    from colog.core.features.windows import window_indices
+
+    calls = []
+
+    def embed(messages):
+        calls.append(list(messages))
+        return np.stack([np.full(EMBEDDING_DIM, len(m), np.float32) for m in messages])
+
+    messages = ["a", "bb", "a", "ccc"]
+    index = window_indices(["s"] * 4, 1, "context")
+    windows = [tuple(messages[j] if j >= 0 else None for j in row) for row in index]
+    tokens = np.arange(8, dtype=np.int64).reshape(4, 2)
+    built = modalities_of_windows(tokens, windows, embed)
+    assert calls == [["a", "bb", "ccc"]]  # distinct, in first-seen order, one call
+    expected, mask = gather_sequence(embed(messages), index)
+    np.testing.assert_array_equal(built.sequence, expected)
+    np.testing.assert_array_equal(built.sequence_mask, mask)
+    assert built.tokens is tokens and built.sequence_mask[0, 0] == 0.0
+    empty = modalities_of_windows(tokens[:0], [], embed)
+    assert empty.sequence.shape == (0, 0, EMBEDDING_DIM) and len(calls) == 2

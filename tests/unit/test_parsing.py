@@ -266,3 +266,55 @@ def test_bad_state_bytes_are_refused():
     import zlib
     with pytest.raises(TemplateStateError, match="not a colog-drain"):
         TemplateParser.from_bytes(zlib.compress(json.dumps({"format": "x"}).encode()))
+
+
+def _sample_messages() -> list[str]:
+    """Every message of the bundled samples (real logs: templates are created and generalise,
+    and the Drain tree's wide nodes fill up)."""
+    from colog.core.settings import PROJECT_ROOT
+
+    folder = PROJECT_ROOT / "samples" / "loghub"
+    return [line.rstrip("\n") for path in sorted(folder.glob("*_2k.log"))
+            for line in path.open(encoding="utf-8", errors="replace")]
+
+
+def test_replayed_changes_rebuild_the_same_state():
+    """A copy that applies the learner's changes batch by batch assigns what the learner does."""
+    messages = _sample_messages()
+    learner, copy = TemplateParser(), TemplateParser()
+    kinds = set()
+    for start in range(0, 6000, 256):
+        for m in messages[start:start + 256]:
+            learner.add(m)
+        changes = learner.take_changes()
+        kinds |= {kind for kind, _, _ in changes}
+        copy.apply_changes(changes)
+    assert kinds == {"new", "set"}  # both kinds of change were exercised
+    assert copy.templates() == learner.templates() and copy.last_id == learner.last_id
+    # Learning the rest on both gives the same ids and texts, new templates included.
+    rest = messages[6000:]
+    assert [copy.add(m) for m in rest] == [learner.add(m) for m in rest]
+
+
+def test_changes_survive_their_encoding_and_bad_entries_are_refused():
+    from colog.core.parsing.drain import decode_change, encode_change
+
+    parser = TemplateParser()
+    for m in MESSAGES:
+        parser.add(m)
+    changes = parser.take_changes()
+    assert [decode_change(encode_change(c)) for c in changes] == changes
+    assert parser.take_changes() == []  # taken once
+    for bad in (b"{", b'{"op": "drop", "id": 1, "tokens": []}', b'{"op": "new", "id": 0, '
+                b'"tokens": []}', b'{"op": "new", "id": 1, "tokens": [3]}', b'[1, 2]'):
+        with pytest.raises(TemplateStateError):
+            decode_change(bad)
+
+
+def test_inconsistent_changes_are_refused():
+    parser = TemplateParser()
+    with pytest.raises(TemplateStateError, match="changed before created"):
+        parser.apply_changes([("set", 3, ("a", "<*>"))])
+    parser.apply_changes([("new", 1, ("a", "b"))])
+    with pytest.raises(TemplateStateError, match="created twice"):
+        parser.apply_changes([("new", 1, ("a", "b"))])

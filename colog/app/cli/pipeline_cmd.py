@@ -229,11 +229,14 @@ def demo() -> None:
 
 @app.command()
 def bench(
-    synthetic: int = typer.Option(100_000, help="synthetic documents from Loghub templates "
-                                  "(0 = demo data only)"),
+    synthetic: int = typer.Option(100_000, help="synthetic documents from the shipped Loghub "
+                                  "template lists (0 = none)"),
+    naive: int = typer.Option(300, help="documents for the naive per-document path (0 = none)"),
+    syslog: bool = typer.Option(True, help="the real-syslog scenario (samples/syslog)"),
     write_results: bool = typer.Option(False, help="replace the section in benchmarks/RESULTS.md"),
 ) -> None:
-    """End-to-end documents/s: demo data and synthetic, cache on/off, against a no-model baseline."""
+    """End-to-end documents/s of a user's day: new logs (first pass), steady, real syslog,
+    synthetic, each against a no-model pass on the same documents, with per-stage seconds."""
     import os
     import platform
 
@@ -241,9 +244,17 @@ def bench(
     from colog.core.settings import get_settings
     from colog.app.bench import SECTION, results_markdown, run_bench
 
-    results = run_bench(get_settings(), synthetic, out)
+    settings = get_settings()
+    results = run_bench(settings, synthetic, out, naive=naive, syslog=syslog)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}"
-    text = results_markdown(results, machine)
+    from colog.core.engine import connect
+
+    engine = connect(settings)
+    name = {"opensearch": "OpenSearch", "elasticsearch": "Elasticsearch"}.get(settings.engine,
+                                                                             settings.engine)
+    text = results_markdown(results, machine,
+                            f"{name} {'.'.join(str(n) for n in engine.version())}")
+    engine.close()
     out.print(SECTION + "\n\n" + text)
     if write_results:
         replace_section(RESULTS, SECTION, text)

@@ -8,6 +8,11 @@ why the enricher keeps a single shared state (in Redis) rather than one per work
 
 `to_bytes()` / `from_bytes()` carry the whole state (tree, clusters, counters) plus the
 configuration it was built with, so a loaded parser continues exactly where the saved one was.
+Between two such snapshots, `take_changes()` / `apply_changes()` carry only what learning
+changed: a template created (its id and the tokens it was created with, which fix its place in
+Drain's prefix tree) or generalised (its id and its new tokens). Replaying a parser's changes, in
+order, on a copy of its earlier state gives the same tree and templates (cluster sizes aside,
+which decide nothing), so a copy kept up to date this way assigns the same ids as the original.
 drain3 stores its state with jsonpickle, which can build arbitrary objects: load only state this
 project wrote (our Redis), never bytes from an untrusted source.
 """
@@ -30,6 +35,27 @@ _FORMAT_TAG = "colog-drain/1"
 
 class TemplateStateError(ValueError):
     """Saved template state that cannot be loaded (corrupt, foreign or another version)."""
+
+
+CREATED, GENERALISED = "new", "set"
+
+
+def encode_change(change: tuple[str, int, tuple[str, ...]]) -> bytes:
+    kind, cluster_id, tokens = change
+    return json.dumps({"op": kind, "id": cluster_id, "tokens": list(tokens)},
+                      separators=(",", ":")).encode("utf-8")
+
+
+def decode_change(raw: bytes) -> tuple[str, int, tuple[str, ...]]:
+    try:
+        entry = json.loads(raw)
+        kind, cluster_id, tokens = entry["op"], entry["id"], entry["tokens"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise TemplateStateError(f"not a template change: {exc}") from exc
+    if kind not in (CREATED, GENERALISED) or not isinstance(cluster_id, int) or cluster_id < 1 \
+            or not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise TemplateStateError(f"not a template change: {raw[:80]!r}")
+    return kind, cluster_id, tuple(tokens)
 
 
 @dataclass(frozen=True)
@@ -75,11 +101,49 @@ class TemplateParser:
         self.config = config or DrainConfig()
         # No persistence handler while mining: drain3 would snapshot on every new template.
         self._miner = TemplateMiner(persistence_handler=None, config=self.config.miner_config())
+        self._created: list[tuple[int, tuple[str, ...]]] = []  # since take_changes()
+        self._generalised: set[int] = set()
 
     def add(self, message: str) -> tuple[str, str]:
         """Learn from `message`; its (template id, template text)."""
         result = self._miner.add_log_message(message)
-        return str(result["cluster_id"]), result["template_mined"]
+        cluster_id = result["cluster_id"]
+        if result["change_type"] == "cluster_created":
+            self._created.append(
+                (cluster_id, self._miner.drain.id_to_cluster[cluster_id].log_template_tokens))
+        elif result["change_type"] == "cluster_template_changed":
+            self._generalised.add(cluster_id)
+        return str(cluster_id), result["template_mined"]
+
+    def take_changes(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """What learning changed since the last call, in the order `apply_changes` needs:
+        templates created (with their creation tokens), then the current tokens of every
+        template that generalised (one entry each, however often it changed)."""
+        clusters = self._miner.drain.id_to_cluster
+        changes = [(CREATED, cluster_id, tokens) for cluster_id, tokens in self._created]
+        changes += [(GENERALISED, cluster_id, clusters[cluster_id].log_template_tokens)
+                    for cluster_id in sorted(self._generalised)]
+        self._created, self._generalised = [], set()
+        return changes
+
+    def apply_changes(self, changes) -> None:
+        """Replay another parser's `take_changes()` on this copy of its earlier state."""
+        from drain3.drain import LogCluster
+
+        drain = self._miner.drain
+        for kind, cluster_id, tokens in changes:
+            if kind == CREATED:
+                if cluster_id in drain.id_to_cluster:
+                    raise TemplateStateError(f"template {cluster_id} created twice")
+                cluster = LogCluster(list(tokens), cluster_id)
+                drain.id_to_cluster[cluster_id] = cluster
+                drain.add_seq_to_prefix_tree(drain.root_node, cluster)
+                drain.clusters_counter = max(drain.clusters_counter, cluster_id)
+            else:
+                cluster = drain.id_to_cluster.get(cluster_id)
+                if cluster is None:
+                    raise TemplateStateError(f"template {cluster_id} changed before created")
+                cluster.log_template_tokens = tuple(tokens)
 
     def match(self, message: str) -> tuple[str, str] | None:
         """The (id, text) of the known template `message` fits, without learning; else None."""

@@ -294,9 +294,11 @@ def update_incidents(client: Any, settings: Any, stream: Any, events: list[dict]
                      now: datetime | None = None) -> list[dict]:
     """Merge a batch's enriched events of one stream into `settings.incidents_index`.
 
-    `stream` is the stream key (or anything with a `.key`). Writes each changed incident under
-    its deterministic id with a refresh, so the next batch of the stream sees it. Returns the
-    incidents written.
+    `stream` is the stream key (or anything with a `.key`). Writes the changed incidents under
+    their deterministic ids in one bulk request with one refresh, so the next batch of the stream
+    sees them (one refresh per incident made this hook most of a first pass's unaccounted time:
+    benchmarks/RESULTS.md, issue 23). Returns the incidents written; an incident the engine
+    refused raises EngineError.
     """
     key = getattr(stream, "key", stream)
     if not isinstance(key, str) or not key:
@@ -306,10 +308,20 @@ def update_incidents(client: Any, settings: Any, stream: Any, events: list[dict]
     ensure_incidents_index(client, index)
     latest = latest_incident(client, index, key)
     incidents = merge_incidents(latest, events, quiet, stream=key, now=now)
-    for doc in incidents:
-        # refresh: the stream's next batch must read this incident back as its latest (a
-        # low-volume index, so the small segments this makes are cheap).
-        client.index(index, doc, doc["incident_id"], refresh=True)
+    if incidents:
+        # refresh: the stream's next batch must read these incidents back (a low-volume index,
+        # so the small segment this makes is cheap).
+        operations = [line for doc in incidents for line in (
+            {"index": {"_index": index, "_id": doc["incident_id"]}}, doc)]
+        answer = client.bulk(operations, refresh=True)
+        if answer.get("errors"):
+            failed = [item.get("index", {}) for item in answer.get("items", [])
+                      if item.get("index", {}).get("error")]
+            error = failed[0].get("error", {}) if failed else {}
+            raise EngineError(f"{len(failed)} of {len(incidents)} incidents of stream {key!r} "
+                              f"not written: {error.get('type', '')}: {error.get('reason', '')}",
+                              status_code=failed[0].get("status") if failed else None,
+                              error_type=error.get("type", ""), reason=error.get("reason", ""))
     return incidents
 
 

@@ -41,13 +41,16 @@ def run_pass(ctx: EnrichContext, flush: bool = True, progress: bool = True,
     index = ctx.settings.index_pattern
     summary = PassSummary()
     started = time.perf_counter()
-    ctx.client.refresh(index)
-    total = count_pending(ctx.client, index)
+    with ctx.stages.time("refresh"):
+        ctx.client.refresh(index)
+    with ctx.stages.time("read"):
+        total = count_pending(ctx.client, index)
     bar = tqdm(total=total, unit="doc", desc="enrich", disable=not progress)
     try:
         while summary.rounds < max_rounds:
             summary.rounds += 1
-            grouped = streams_by_partition(ctx)
+            with ctx.stages.time("read"):
+                grouped = streams_by_partition(ctx)
             if not grouped:
                 break
             moved = 0
@@ -69,13 +72,15 @@ def run_pass(ctx: EnrichContext, flush: bool = True, progress: bool = True,
                     summary.unwritten.extend(s.write.unwritten)
                     summary.model_versions |= s.model_versions
             summary.waiting = waiting
-            ctx.client.refresh(index)
+            with ctx.stages.time("refresh"):
+                ctx.client.refresh(index)
             if moved == 0 and locked == 0:
                 break  # only events waiting for their context remain (or nothing at all)
             if moved == 0 and locked:
                 time.sleep(lock_wait_s)  # another worker holds a partition: let it finish
     finally:
         bar.close()
-    summary.still_pending = count_pending(ctx.client, index)
+    with ctx.stages.time("read"):
+        summary.still_pending = count_pending(ctx.client, index)
     summary.seconds = time.perf_counter() - started
     return summary

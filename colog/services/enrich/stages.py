@@ -1,9 +1,10 @@
 """Where a pass spends its time: seconds per stage, summed over the pass (`colog bench`).
 
-Stages: read (searches), parse (masking and Drain), embed (sentence embeddings, cache
-included), infer (the CoLog model), explain (the occlusion rows of anomalous verdicts, their
-embeddings and model call), write (bulk updates). Whatever is left of a pass's time is
-the rest of the work (tokens, windows, verdict decisions, reuse keys).
+Stages: read (searches: pending streams, counts, stream pages), parse (masking and Drain),
+embed (sentence embeddings, cache included), infer (the CoLog model), explain (the occlusion
+rows of anomalous verdicts, their embeddings and model call), write (bulk updates), refresh
+(index refreshes between rounds). Whatever is left of a pass's time is the rest of the work
+(tokens, windows, verdict decisions, reuse keys, incidents): `colog bench` shows it as `other`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-STAGES = ("read", "parse", "embed", "infer", "explain", "write")
+STAGES = ("read", "parse", "embed", "infer", "explain", "write", "refresh")
 
 
 class StageClock:
