@@ -63,7 +63,7 @@ def measure(name: str, config: ModelConfig, real_tokens: int, repeats: int) -> d
     with torch.no_grad():
         for batch in (1, 64):
             inputs = make_inputs(config, batch, real_tokens)
-            seconds = timed(lambda: model(*inputs), repeats if batch == 1 else max(3, repeats // 4))
+            seconds = timed(lambda inputs=inputs: model(*inputs), repeats if batch == 1 else max(3, repeats // 4))
             row[f"b{batch}_s_per_sample"] = seconds / batch
             row[f"b{batch}_samples_per_s"] = batch / seconds
     model.train()
@@ -128,9 +128,9 @@ def main() -> None:
     previous = default.replace(hidden=128, projection=512, mal="gate",
                                event_embedding="sequence", standardise_embeddings=False)
     paper = default.paper_sizes()
-    name = f"default (hidden {default.hidden}, projection {default.projection})"
+    default_name = f"default (hidden {default.hidden}, projection {default.projection})"
     rows = []
-    for name, config, real in ((name, default, 20), (name, default, 60),
+    for name, config, real in ((default_name, default, 20), (default_name, default, 60),
                                ("previous default (hidden 128, projection 512)", previous, 20),
                                ("previous default (hidden 128, projection 512)", previous, 60),
                                ("paper sizes (hidden 256, projection 2048)", paper, 20),

@@ -81,7 +81,7 @@ def main() -> None:
         candidate = Path(tmp) / "candidate"
         shutil.copytree(live[1], candidate)
         # Alternate, so drift of the machine's speed over the run hits both sides alike.
-        for repeat in range(args.repeats):
+        for _ in range(args.repeats):
             rows.append(one_pass(settings, "without shadow"))
             deployment.start(settings, candidate)
             try:

@@ -77,7 +77,7 @@ def main() -> None:
             results = {p: [] for p in clients}
             for _ in range(2):  # alternate protocols in two rounds
                 for name, client in clients.items():
-                    results[name] += measure(lambda c=client: call(c), args.requests // 2)
+                    results[name] += measure(lambda c=client, call=call: call(c), args.requests // 2)
             for name, times in results.items():
                 p50 = statistics.median(times) * 1000
                 p95 = sorted(times)[int(0.95 * (len(times) - 1))] * 1000

@@ -117,7 +117,7 @@ def test_each_monitor_triggers_on_enriched_data(opensearch, data):
         return
     warnings.warn("OpenSearch Alerting plugin absent: monitors were NOT executed by Alerting; "
                   "each monitor's own search ran with _search and its threshold was applied "
-                  "the way its trigger script does.")
+                  "the way its trigger script does.", stacklevel=2)
     print("NOTE: Alerting plugin absent - monitor queries ran directly with _search")
     report = mon.install_monitors(opensearch.native, data)
     assert not report.available and "not installed" in report.message

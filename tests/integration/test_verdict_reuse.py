@@ -46,7 +46,7 @@ def repeating_rows(records: list[dict], per_stream: int = 40, cycle: int = 4) ->
     for record in records:
         by_stream.setdefault(record["stream"], []).append(record)
     rows = []
-    for s, (stream, own) in enumerate(sorted(by_stream.items())):
+    for s, (_stream, own) in enumerate(sorted(by_stream.items())):
         for i in range(per_stream):
             row = dict(own[i % cycle])
             row["@timestamp"] = (start + timedelta(seconds=i, milliseconds=s)).isoformat() \

@@ -4,7 +4,6 @@ Each request is padded to the smallest of `WIDTHS` that holds its longest text, 
 dynamic batcher can put concurrent requests of one width into one `colog_sentence` call.
 """
 
-import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from colog.core.serving.onnx_runtime import padded_word_pieces, sentence_tokenizer

@@ -280,7 +280,7 @@ def _check_reachable(path: Path, user: pwd.struct_passwd) -> None:
 
 
 def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, _dirnames, filenames in os.walk(path):
         os.chown(dirpath, user.pw_uid, user.pw_gid)
         for name in filenames:
             os.chown(os.path.join(dirpath, name), user.pw_uid, user.pw_gid)
