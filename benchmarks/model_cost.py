@@ -63,7 +63,8 @@ def measure(name: str, config: ModelConfig, real_tokens: int, repeats: int) -> d
     with torch.no_grad():
         for batch in (1, 64):
             inputs = make_inputs(config, batch, real_tokens)
-            seconds = timed(lambda inputs=inputs: model(*inputs), repeats if batch == 1 else max(3, repeats // 4))
+            runs = repeats if batch == 1 else max(3, repeats // 4)
+            seconds = timed(lambda inputs=inputs: model(*inputs), runs)
             row[f"b{batch}_s_per_sample"] = seconds / batch
             row[f"b{batch}_samples_per_s"] = batch / seconds
     model.train()
