@@ -14,7 +14,7 @@ ENGINE_TESTS := tests/integration/test_engine.py tests/integration/test_writer.p
 	tests/integration/test_shipped_logs.py tests/integration/test_data_streams.py
 PYTEST := .venv/bin/python -m pytest -v --timeout=1800
 
-.PHONY: install demo test test-main test-matrix unit stack-up stack-down
+.PHONY: install demo test lint test-main test-matrix unit stack-up stack-down
 
 install:
 	OPENSEARCH_2=$(OPENSEARCH_2) OPENSEARCH_3=$(OPENSEARCH_3) ELASTICSEARCH_9=$(ELASTICSEARCH_9) \
@@ -24,8 +24,15 @@ demo: install
 	.venv/bin/colog demo
 
 test: install
+	$(MAKE) lint
 	$(MAKE) test-main
 	$(MAKE) test-matrix
+
+# The structure checks: ruff, and the layers' import contracts (pyproject.toml; the picture is in
+# docs/decisions.md, "One layered package").
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 # The whole suite on the default engine (part of `make test`).
 test-main:
