@@ -80,7 +80,7 @@ def test_two_class_context_scores_equal_an_offline_pass(point_models, opensearch
     if mode == "background":  # publish the background model as the next version and load it
         version = place_version(repo, models["background"])
         TritonClient(settings).load_model()
-        assert TritonClient(settings).model_parameters().sequence_mode == "background"
+        assert TritonClient(settings).model_parameters().features.sequence_mode == "background"
     else:
         version = 1
     rows = synthetic.records(streams=3, per_stream=40, seed=31)
