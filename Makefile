@@ -14,7 +14,7 @@ ENGINE_TESTS := tests/integration/test_engine.py tests/integration/test_writer.p
 	tests/integration/test_shipped_logs.py tests/integration/test_data_streams.py
 PYTEST := .venv/bin/python -m pytest -v --timeout=1800
 
-.PHONY: install demo test lint test-main test-matrix unit stack-up stack-down
+.PHONY: install demo test lint test-main main-suite main-faults test-matrix unit stack-up stack-down
 
 install:
 	OPENSEARCH_2=$(OPENSEARCH_2) OPENSEARCH_3=$(OPENSEARCH_3) ELASTICSEARCH_9=$(ELASTICSEARCH_9) \
@@ -34,9 +34,18 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
 
-# The whole suite on the default engine (part of `make test`).
+# The whole suite on the default engine (part of `make test`), as two sessions side by side: the
+# fault suite kills and restarts servers of its own (private node, Redis and Triton on their own
+# ports), so it shares nothing with the rest but the distributions and the CPU.
+MAIN_ENV := COLOG_ENGINE=opensearch COLOG_OPENSEARCH_VERSION=$(OPENSEARCH_2)
 test-main:
-	COLOG_ENGINE=opensearch COLOG_OPENSEARCH_VERSION=$(OPENSEARCH_2) $(PYTEST) tests
+	$(MAKE) -j2 --output-sync=target main-suite main-faults
+
+main-suite:
+	$(MAIN_ENV) $(PYTEST) tests --ignore=tests/faults
+
+main-faults:
+	$(MAIN_ENV) $(PYTEST) tests/faults
 
 # The engine-facing modules on the other engines and versions (part of `make test`). The two
 # passes run side by side, each with its own node, Redis and state (.cache/matrix/<pass>, which
