@@ -10,7 +10,8 @@
 # golang-go (apt). A go too old to build helm (or to switch toolchains itself, < 1.21) downloads
 # the module golang.org/toolchain@<pinned> with `go mod download` (checked by the go checksum
 # database, and against the pinned SHA-256 of its zip), unpacked under .cache/tools/go.
-# Reused when .cache/tools/helm is already the pinned version. Prints how long each step took.
+# Reused when .cache/tools/helm is already the pinned version, or copied from the user's cache
+# (~/.cache/colog/tools) where an earlier checkout built it. Prints how long each step took.
 #
 # Env: HELM_VERSION (default below), GO (a go binary to use).
 set -euo pipefail
@@ -43,6 +44,15 @@ if [[ -x "$HELM" && -f "$HELM.recipe" && "$(cat "$HELM.recipe")" == "$RECIPE" ]]
   exit 0
 fi
 mkdir -p "$TOOLS"
+# A binary of this exact recipe that an earlier checkout built on this machine (the user's cache,
+# like Go's own build cache): a fresh clone copies it instead of building again.
+SHARED="${XDG_CACHE_HOME:-$HOME/.cache}/colog/tools"
+if [[ -x "$SHARED/helm" && -f "$SHARED/helm.recipe" && "$(cat "$SHARED/helm.recipe")" == "$RECIPE" ]] \
+   && "$SHARED/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
+  cp "$SHARED/helm" "$HELM" && cp "$SHARED/helm.recipe" "$HELM.recipe"
+  echo "helm $HELM_VERSION: copied from $SHARED"
+  exit 0
+fi
 
 find_go() {
   if [[ -n "${GO:-}" ]]; then echo "$GO"; return; fi
@@ -120,4 +130,6 @@ if ! GOBIN="$TOOLS" CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" GOFLAGS="${
   die "building helm $HELM_VERSION failed (see the go output above)"
 fi
 printf '%s' "$RECIPE" > "$HELM.recipe"
+mkdir -p "$SHARED" && cp "$HELM" "$SHARED/helm.tmp" && mv "$SHARED/helm.tmp" "$SHARED/helm" \
+  && cp "$HELM.recipe" "$SHARED/helm.recipe"
 echo "helm $HELM_VERSION: built in $((SECONDS - t0))s -> $("$HELM" version --short)"
