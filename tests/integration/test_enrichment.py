@@ -151,7 +151,7 @@ def _whole_word_of(message: str, word: str) -> bool:
 def test_anomalies_are_explained_in_whole_words_of_their_own_message(enriched_index,
                                                                     opensearch):
     docs = all_docs(opensearch, enriched_index["index"])
-    explained_words = 0
+    explained_words = anomalous = unexplained = 0
     for hit in docs:
         colog, message = hit["_source"]["colog"], hit["_source"].get("message")
         if hit["_id"].startswith("bad-") or colog["anomaly_type"] == "none":
@@ -159,7 +159,13 @@ def test_anomalies_are_explained_in_whole_words_of_their_own_message(enriched_in
             assert colog.get("explanation") is None, hit["_id"]
             assert colog.get("attribution") is None and colog.get("neighbour") is None
             continue
-        assert colog["explanation"], hit["_id"]
+        anomalous += 1
+        if colog.get("explanation") is None:
+            # Nothing whose deletion moves the score by 0.005 (redundant evidence): nothing
+            # is named, and then nothing at all is written.
+            assert colog.get("attribution") is None and colog.get("neighbour") is None
+            unexplained += 1
+            continue
         attribution = colog.get("attribution")
         if colog["label"] != "anomaly":
             assert attribution is None  # a collective verdict is explained by its context
@@ -171,7 +177,7 @@ def test_anomalies_are_explained_in_whole_words_of_their_own_message(enriched_in
             assert not word.startswith("##") and _whole_word_of(message, word), (word, message)
             assert f'"{word}"' in colog["explanation"]
         explained_words += 1
-    assert explained_words >= 3
+    assert explained_words >= 1, (unexplained, anomalous)
 
 
 def test_the_neighbour_that_mattered_is_a_real_document_of_the_same_stream(enriched_index,
@@ -237,8 +243,9 @@ def test_context_is_the_own_streams_neighbours_across_batches(enrich_env, opense
     rows = enrich_env.records  # three interleaved streams
     load(enrich_env, opensearch, tmp_path, index, rows)
     # Every row reaches the model (no reuse): the test reads the inputs the model was given.
+    # Nor explanations: their extra rows would be recorded as batches too.
     settings = enrich_env.settings("logs-window-*", read_batch_size=3, inference_batch_size=2,
-                                   write_batch_size=2, verdict_reuse=False)
+                                   write_batch_size=2, verdict_reuse=False, explanations=False)
     scorer = RecordingScorer(TritonScorer(TritonClient(settings)))
     ctx = build_context(settings, scorer=scorer)
     summary = run_pass(ctx, flush=True, progress=False)
