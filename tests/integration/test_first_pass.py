@@ -57,11 +57,9 @@ def test_first_pass_verdicts_equal_an_offline_pass_of_the_same_model(enrich_env,
         verdict = expected[(source["log"]["file"]["path"], source["event"]["sequence"])]
         assert source["colog"]["label"] == verdict.label
         assert source["colog"]["score"] == pytest.approx(verdict.score, abs=1e-3)
-    # One template id per template text, and each id's text as the store gave it.
-    by_id = {}
-    for hit in docs:
-        template = hit["_source"]["colog"]["template"]
-        assert by_id.setdefault(template["id"], template["text"]) == template["text"]
+    # Every document names its template (texts generalise over the pass: an early document
+    # keeps the text its template had when it was enriched).
+    assert all(hit["_source"]["colog"]["template"]["id"] for hit in docs)
 
 
 def test_two_workers_on_one_drain_state_give_the_ids_one_worker_gives(enrich_env, redis_server):
