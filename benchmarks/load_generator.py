@@ -81,9 +81,9 @@ def run_rate(client, settings, rate: float, seconds: float, drain: float, stream
     """Ingest `rate` documents/s for `seconds`, then wait for the backlog to clear."""
     from opensearchpy.helpers import bulk
 
+    from colog.app.bench import _fill
     from colog.core.engine import as_engine
     from colog.core.engine.reader import count_pending
-    from colog.app.bench import _fill
     from colog.services.enrich.setup import run_setup
 
     engine = as_engine(client)  # the core's functions take the engine interface

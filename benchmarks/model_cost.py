@@ -23,8 +23,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from colog.core.model.config import ModelConfig  # noqa: E402
 from colog.app.reporting import replace_section  # noqa: E402
+from colog.core.model.config import ModelConfig  # noqa: E402
 from colog.core.model.network import CoLog, parameter_counts  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"

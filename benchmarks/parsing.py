@@ -34,9 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from colog.core.parsing.drain import DrainConfig, TemplateParser  # noqa: E402
 from colog.core.parsing.formats import LOGHUB_SAMPLES, get_format  # noqa: E402
 from colog.core.parsing.lines import LineError, iter_raw_lines, parse_lines  # noqa: E402
-from colog.core.parsing.drain import DrainConfig, TemplateParser  # noqa: E402
 
 PAPER = ('Zhu et al., "Tools and Benchmarks for Automated Log Parsing", ICSE-SEIP 2019, '
          "arXiv:1811.03509, accuracy table, Drain column")

@@ -51,12 +51,12 @@ from sklearn.metrics import f1_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from colog.app.reporting import replace_section  # noqa: E402
 from colog.core.features.embedding import SentenceEmbedder  # noqa: E402
-from colog.core.features.spec import FeatureSpec  # noqa: E402
 from colog.core.features.semantic import SemanticTokenizer  # noqa: E402
+from colog.core.features.spec import FeatureSpec  # noqa: E402
 from colog.core.model.config import ABLATIONS  # noqa: E402
 from colog.core.records import LogRecord, order_by_stream_time, record_from_dict  # noqa: E402
-from colog.app.reporting import replace_section  # noqa: E402
 from colog.core.verdict import predicted_classes  # noqa: E402
 from colog.services.train.balance import tomek_undersample  # noqa: E402
 from colog.services.train.baselines import BASELINES, fit_baseline  # noqa: E402

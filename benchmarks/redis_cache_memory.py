@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from colog.core.settings import Settings
 from colog.app.stack import process
 from colog.app.stack import redis as redis_stack
+from colog.core.settings import Settings
 from colog.services.enrich.embedding_cache import RedisEmbeddingCache
 
 

@@ -59,9 +59,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="passes with a shadow")
     args = parser.parse_args()
 
+    from colog.app.bench import copy_demo_data
     from colog.core.engine.opensearch_client import make_client
     from colog.core.settings import get_settings
-    from colog.app.bench import copy_demo_data
     from colog.services.shadow import deployment
     from colog.services.train.release import live_version
 

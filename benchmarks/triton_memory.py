@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fixtures: the tiny model
 
+from colog.app.stack import process  # noqa: E402
+from colog.app.stack import triton as stack_triton  # noqa: E402
 from colog.core.serving import repository  # noqa: E402
 from colog.core.serving.client import TritonClient  # noqa: E402
 from colog.core.settings import Settings  # noqa: E402
-from colog.app.stack import process  # noqa: E402
-from colog.app.stack import triton as stack_triton  # noqa: E402
 from tests.fixtures.triton import build_tiny_model, sample_inputs  # noqa: E402
 
 

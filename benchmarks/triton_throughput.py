@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def demo_inputs(max_tokens: int, window_rows: int):
+    from colog.app.demo import demo_records
     from colog.core.features.semantic import SemanticTokenizer
     from colog.core.parsing.masking import mask_message
-    from colog.app.demo import demo_records
 
     messages = [mask_message(r.message) for r in demo_records()]
     tokens = SemanticTokenizer(max_tokens=max_tokens).encode(messages)

@@ -271,8 +271,8 @@ def compare(before: dict, after: dict, console: Console) -> dict:
 
 def run_demo(settings: Settings, console: Console | None = None,
              feedback_loop: bool = True) -> dict:
-    from colog.core.engine import connect
     from colog.app.stack import manager
+    from colog.core.engine import connect
     from colog.services.enrich.context import build_context
     from colog.services.enrich.ingest import ingest_file
     from colog.services.enrich.one_pass import run_pass

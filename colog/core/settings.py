@@ -6,8 +6,8 @@ stack's defaults are exactly what a tool that knows only the defaults will look 
 
 from __future__ import annotations
 
-from functools import lru_cache
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 

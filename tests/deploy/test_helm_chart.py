@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from tests.deploy.conftest import CHART
-from tests.deploy.manifests import (RenderError, by_kind, pod_specs, render,
-                                    validation_errors)
+from tests.deploy.manifests import RenderError, by_kind, pod_specs, render, validation_errors
 
 EXAMPLES = CHART / "examples"
 VALUE_SETS = {

@@ -151,8 +151,8 @@ def _link_distribution(stack_settings: Settings, private_cache: Path) -> None:
 # the whole session.
 @pytest.fixture(scope="package")
 def fault_stack(synthetic_model, stack_settings) -> FaultStack:
-    from colog.core.serving import repository
     from colog.app.stack import process
+    from colog.core.serving import repository
 
     # Not under pytest's tmp dir: as root, OpenSearch runs as `nobody`, and every new pytest
     # session resets /tmp/pytest-of-root to 0700 (and prunes old runs), which would cut a

@@ -20,8 +20,8 @@ import pytest
 from colog.core.settings import Settings
 from colog.services.drift.check import run_check
 from colog.services.drift.store import FLAG_KEY, clear_flag, read_flag
-from tests.fixtures.enrich import colog_env
 from colog.services.train.scheduled import retrain_once
+from tests.fixtures.enrich import colog_env
 
 pytestmark = pytest.mark.integration
 NEWEST = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)

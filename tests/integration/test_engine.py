@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from colog.core.engine import as_engine
-from colog.core.engine import errors
+from colog.core.engine import as_engine, errors
 from colog.core.engine.reader import PIT_KEEP_ALIVE, point_in_time, stream_sort
 
 pytestmark = pytest.mark.integration

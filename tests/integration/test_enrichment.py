@@ -404,7 +404,6 @@ def test_beat_queues_at_most_one_task_per_partition(enrich_env, opensearch, redi
     from colog.app.worker import tasks
     from colog.app.worker.celery_app import QUEUE
     from colog.app.worker.thread_context import reset_context
-
     from colog.core.settings import get_settings
     from tests.fixtures.enrich import colog_env
 

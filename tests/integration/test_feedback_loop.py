@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from colog.app.cli import app
-from tests import synthetic
 from colog.core.settings import Settings
+from tests import synthetic
 from tests.fixtures.enrich import colog_env
 
 pytestmark = pytest.mark.integration
@@ -59,11 +59,11 @@ def cli(env: dict, *args: str):
 def loop(enrich_env, opensearch, tmp_path_factory):
     """Own tritonserver serving the synthetic model as version 1; the stream ingested and
     enriched once."""
-    from colog.core.serving import repository
     from colog.app.stack import process
     from colog.app.stack import triton as stack_triton
-    from colog.services.enrich.setup import run_setup
+    from colog.core.serving import repository
     from colog.services.enrich.ingest import ingest_file
+    from colog.services.enrich.setup import run_setup
 
     root = tmp_path_factory.mktemp("feedback")
     http, grpc, metrics = (process.free_port() for _ in range(3))

@@ -8,7 +8,6 @@ import uuid
 import pytest
 
 from colog.core.settings import Settings
-
 from colog.services.enrich.incidents import (
     INCIDENT_MAPPING,
     IncidentInputError,

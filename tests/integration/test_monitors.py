@@ -15,11 +15,10 @@ import warnings
 
 import pytest
 
-from colog.core.settings import Settings
-
 from colog.app.dashboards import monitors as mon
-from tests.fixtures.monitors import evaluate_directly, execute_monitor, search_now, triggered
+from colog.core.settings import Settings
 from colog.services.enrich.incidents import update_incidents
+from tests.fixtures.monitors import evaluate_directly, execute_monitor, search_now, triggered
 from tests.integration.test_dashboards import create_logs_index, enriched_docs, stream_of
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.security_checks import *  # noqa: F401,F403 - the same tests for each engine
-from tests.security_checks import secured, pipeline_runs  # noqa: F401 - module fixtures
+from tests.security_checks import pipeline_runs, secured  # noqa: F401 - module fixtures
 
 pytestmark = pytest.mark.integration
 ENGINE = "opensearch"

@@ -18,13 +18,13 @@ from colog.core.serving.client import TritonClient
 from colog.services.enrich.context import build_context
 from colog.services.enrich.ingest import ingest_file
 from colog.services.enrich.one_pass import run_pass
-from colog.services.enrich.verdict_sources import LocalScorer
 from colog.services.enrich.setup import run_setup
+from colog.services.enrich.verdict_sources import LocalScorer
 from colog.services.shadow import deployment
 from colog.services.shadow.report import shadow_report
+from colog.services.train.release import releases
 from tests.fixtures.enrich import colog_env, served, serving_settings, train_synthetic_model
 from tests.integration.test_enrichment import all_docs, write_jsonl
-from colog.services.train.release import releases
 
 pytestmark = pytest.mark.integration
 LIVE_FIELDS = ("label", "anomaly_type", "model")

@@ -8,17 +8,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from opensearchpy import TransportError
 import redis
+from opensearchpy import TransportError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from colog.core.engine.opensearch_client import make_client
-from colog.core.settings import Settings
 from colog.app.stack import manager, process
 from colog.app.stack import opensearch as opensearch_stack
 from colog.app.stack import redis as redis_stack
 from colog.app.stack.process import StackError
+from colog.core.engine.opensearch_client import make_client
+from colog.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
+from colog.app.stack import process
+from colog.app.stack import triton as stack_triton
 from colog.core.features.spec import FeatureSpec
 from colog.core.model.bundle import load_model_dir
 from colog.core.serving import repository
 from colog.core.serving.client import ModelNotReady, TritonClient, TritonError, TritonUnavailable
-from colog.app.stack import process
-from colog.app.stack import triton as stack_triton
 from tests.fixtures.triton import build_tiny_model, sample_inputs
 
 integration = pytest.mark.integration

@@ -11,10 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from colog.core.model.bundle import load_model_dir
-from colog.core.serving import repository
 from colog.app.stack import process
 from colog.app.stack import triton as stack_triton
+from colog.core.model.bundle import load_model_dir
+from colog.core.serving import repository
 from tests.fixtures.triton import sample_inputs
 
 pytestmark = [pytest.mark.integration, pytest.mark.gpu]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from colog.core.features.windows import centre_column
-from colog.core.records import order_by_stream_time, record_from_dict
 from colog.core.model.in_process import score_records
+from colog.core.records import order_by_stream_time, record_from_dict
 from colog.core.serving.client import TritonClient
 from colog.core.serving.repository import place_version
 from colog.core.verdict import neighbour_max

@@ -4,10 +4,21 @@ import math
 
 import pytest
 
-from colog.services.drift.measures import (DriftThresholds, WindowCounts, histogram_mean, js_divergence,
-                            measure, share_outside)
-from colog.services.drift.profile import (build_profile, fine_tuned_profile, read_profile, usable,
-                           write_profile)
+from colog.services.drift.measures import (
+    DriftThresholds,
+    WindowCounts,
+    histogram_mean,
+    js_divergence,
+    measure,
+    share_outside,
+)
+from colog.services.drift.profile import (
+    build_profile,
+    fine_tuned_profile,
+    read_profile,
+    usable,
+    write_profile,
+)
 
 LIMITS = DriftThresholds(min_events=10, templates_js=0.5, new_share=0.3, unseen_share=0.3,
                          score_js=0.3)

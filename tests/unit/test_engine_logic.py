@@ -9,10 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from colog.app.cli.errors import EXIT_OPENSEARCH, classify
+from colog.app.stack.java import JavaNeed, need_for
 from colog.core.engine import errors
 from colog.core.engine.opensearch_client import client_options, elasticsearch_options
 from colog.core.settings import Settings
-from colog.app.stack.java import JavaNeed, need_for
 
 PASSWORD = "Sup3r-s3cret-pw"
 

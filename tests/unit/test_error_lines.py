@@ -7,11 +7,10 @@ import pytest
 from opensearchpy import exceptions as os_exc
 from redis import exceptions as redis_exc
 
-from colog.app.cli.errors import (EXIT_OPENSEARCH, EXIT_REDIS, EXIT_TRITON, Failure, _scrub,
-                              classify, redact)
+from colog.app.cli.errors import EXIT_OPENSEARCH, EXIT_REDIS, EXIT_TRITON, Failure, _scrub, classify, redact
+from colog.app.stack.process import free_port
 from colog.core.serving.client import ModelNotReady, TritonError, TritonUnavailable
 from colog.core.settings import Settings
-from colog.app.stack.process import free_port
 
 
 @pytest.mark.parametrize("text,shown", [

@@ -9,7 +9,8 @@ import pytest
 
 from colog.core.serving import repository
 from colog.core.serving.replicas import EndpointError, endpoints, resolve
-from colog.core.serving.seed import build, main as seed_main, seed
+from colog.core.serving.seed import build, seed
+from colog.core.serving.seed import main as seed_main
 from colog.core.settings import Settings
 from colog.services.enrich import shutdown
 from colog.services.enrich.health import Progress, liveness

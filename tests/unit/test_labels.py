@@ -4,14 +4,14 @@ import pytest
 from colog.core.labels import (
     WEAK_ANOMALY_PHRASES,
     LabelError,
-    level_is_anomalous,
-    weak_reason,
     class_index,
     derive_context_labels,
+    level_is_anomalous,
     negative_keywords_in,
     resolve_label,
     validate_label,
     weak_label,
+    weak_reason,
 )
 
 

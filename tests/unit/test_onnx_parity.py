@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from colog.core.serving.onnx_export import PARITY_ATOL, export_colog, export_sentence_model
-from colog.core.serving.onnx_runtime import (OnnxCoLog, OnnxSentenceEncoder, length_buckets,
-                                        real_lengths)
+from colog.core.serving.onnx_runtime import OnnxCoLog, OnnxSentenceEncoder, length_buckets, real_lengths
 from tests.fixtures.triton import build_tiny_model, sample_inputs
 
 

@@ -6,12 +6,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from colog.core.parsing.formats import (BUILTIN_FORMATS, LOGHUB_SAMPLES, FormatError, get_format,
-                                   resolve_format)
+from colog.core.parsing.drain import TemplateParser, TemplateStateError
+from colog.core.parsing.formats import (
+    BUILTIN_FORMATS,
+    LOGHUB_SAMPLES,
+    FormatError,
+    get_format,
+    resolve_format,
+)
 from colog.core.parsing.header import HeaderSpecError, compile_header
 from colog.core.parsing.lines import LineError, LineParser, ParsedLine
 from colog.core.parsing.masking import drain_masking_instructions, mask_message
-from colog.core.parsing.drain import TemplateParser, TemplateStateError
 from colog.core.parsing.timestamps import YearRollover
 
 UTC = timezone.utc

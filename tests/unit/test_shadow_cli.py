@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from colog.services.shadow.deployment import ShadowError, check_compatible
 from colog.core.features.spec import FeatureSpec
 from colog.core.serving.repository import FeatureParameters
+from colog.services.shadow.deployment import ShadowError, check_compatible
 
 
 def _colog(tmp_path, *args):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from colog.core.engine.opensearch_client import client_options
-from colog.core.settings import Settings
 from colog.app.stack import manager
 from colog.app.stack import opensearch as opensearch_stack
 from colog.app.stack import redis as redis_stack
 from colog.app.stack.process import StackError, status_record, tail
+from colog.core.engine.opensearch_client import client_options
+from colog.core.settings import Settings
 
 
 def test_parse_components_orders_and_dedupes():

@@ -1,9 +1,14 @@
 import numpy as np
-
 import pytest
 
-from colog.core.verdict import (Thresholds, anomaly_type, event_and_context_scores, neighbour_max,
-                           predicted_classes, verdicts)
+from colog.core.verdict import (
+    Thresholds,
+    anomaly_type,
+    event_and_context_scores,
+    neighbour_max,
+    predicted_classes,
+    verdicts,
+)
 from colog.services.train.metrics import classification_report
 from colog.services.train.thresholds import choose_threshold, choose_thresholds
 

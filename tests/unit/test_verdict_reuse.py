@@ -9,8 +9,8 @@ import pytest
 
 from colog.core.features.modalities import Modalities
 from colog.services.enrich.metrics import WorkerMetrics
-from colog.services.enrich.verdict_sources import LocalScorer
 from colog.services.enrich.verdict_reuse import OUTPUTS, OutputLayout, VerdictReuse, row_key
+from colog.services.enrich.verdict_sources import LocalScorer
 from tests.fixtures.triton import build_tiny_model
 
 

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from colog.core.clock import now_iso
 from colog.app.cli.app import app
+from colog.core.clock import now_iso
 from colog.core.labels import LabelError, validate_label
 
 err = Console(stderr=True, width=200)
@@ -72,8 +72,8 @@ def _count(client, index: str, query: dict) -> int:
 
 def _matching(client, index: str, query: dict):
     """(index, id) of every matching document, through a point-in-time scan."""
-    from colog.services.train.export import scan
     from colog.core.engine.reader import point_in_time
+    from colog.services.train.export import scan
 
     with point_in_time(client, index) as pit_id:
         for hit in scan(client, pit_id, query, 500):

@@ -162,8 +162,9 @@ def worker(
     """Run a Celery worker on the `colog` queue (threads pool, metrics, heartbeat)."""
     from prometheus_client import start_http_server
 
+    from colog.app.worker.celery_app import QUEUE
+    from colog.app.worker.celery_app import app as celery_app
     from colog.core.settings import get_settings
-    from colog.app.worker.celery_app import QUEUE, app as celery_app
 
     settings = get_settings()
     _ping_redis(settings)
@@ -180,8 +181,8 @@ def beat(loglevel: str = typer.Option("INFO")) -> None:
     pending-documents and lag gauges on COLOG_BEAT_METRICS_PORT."""
     from prometheus_client import start_http_server
 
-    from colog.core.settings import get_settings
     from colog.app.worker.celery_app import app as celery_app
+    from colog.core.settings import get_settings
 
     settings = get_settings()
     _ping_redis(settings)
@@ -219,8 +220,8 @@ def health(
 @app.command()
 def demo() -> None:
     """The whole job on bundled sample logs: stack, model, ingest, enrich, summary."""
-    from colog.core.settings import get_settings
     from colog.app.demo import run_demo
+    from colog.core.settings import get_settings
 
     counts = run_demo(get_settings(), out)
     if counts.get("still_pending"):
@@ -240,9 +241,9 @@ def bench(
     import os
     import platform
 
+    from colog.app.bench import SECTION, results_markdown, run_bench
     from colog.app.reporting import RESULTS, replace_section
     from colog.core.settings import get_settings
-    from colog.app.bench import SECTION, results_markdown, run_bench
 
     settings = get_settings()
     results = run_bench(settings, synthetic, out, naive=naive, syslog=syslog)

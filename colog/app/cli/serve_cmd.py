@@ -15,11 +15,11 @@ def serve(
     start: bool = typer.Option(False, "--start", help="start the local Triton if it is not running"),
 ) -> None:
     """Place MODEL as the next numbered `colog` version and make Triton serve it (no restart)."""
+    from colog.app.stack import triton
+    from colog.app.stack.process import StackError
     from colog.core.serving.client import ModelNotReady, TritonClient
     from colog.core.serving.repository import RepositoryError, assemble, live_repository, place_version
     from colog.core.settings import get_settings
-    from colog.app.stack import triton
-    from colog.app.stack.process import StackError
 
     settings = get_settings()
     try:

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from colog.app.cli.app import app
-from colog.core.settings import get_settings
 from colog.app.stack import manager
 from colog.app.stack.process import StackError
+from colog.core.settings import get_settings
 
 stack_app = typer.Typer(help="Run the local stack (OpenSearch or Elasticsearch, Redis, Triton) here.",
                         no_args_is_help=True)

@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+
 @dataclass(frozen=True)
 class TlsFiles:
     ca: Path

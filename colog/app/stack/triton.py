@@ -21,8 +21,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from colog.core.serving import repository
-from colog.core.settings import PROJECT_ROOT
 from colog.app.stack.process import (
     StackError,
     ensure_port_free,
@@ -34,6 +32,8 @@ from colog.app.stack.process import (
     stop_process,
     wait_until,
 )
+from colog.core.serving import repository
+from colog.core.settings import PROJECT_ROOT
 
 NAME = "triton"
 READY_TIMEOUT_S = 180.0

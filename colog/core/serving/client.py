@@ -19,9 +19,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from colog.core.features.spec import EMBEDDING_DIM
 import numpy as np
 
+from colog.core.features.spec import EMBEDDING_DIM
 from colog.core.serving.repository import FeatureParameters
 
 OUTPUTS = ("probs", "modality_weights", "context_attention", "token_attention")

@@ -20,8 +20,9 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from colog.core.features.spec import EMBEDDING_DIM
 import numpy as np
+
+from colog.core.features.spec import EMBEDDING_DIM
 
 log = logging.getLogger(__name__)
 

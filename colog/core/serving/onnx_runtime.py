@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from colog.core.features.spec import EMBEDDING_DIM
 import numpy as np
 
+from colog.core.features.spec import EMBEDDING_DIM
 from colog.core.model.memory import MEMORY_FILE, TemplateMemory
 
 BUCKET_ROWS = 64         # CoLog rows per session call

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from colog.core.clock import now_iso
 from colog.services.drift.measures import DriftMeasure, DriftThresholds, WindowCounts, measure
+from colog.services.drift.periods import IndexWindows, newest_events, read_windows
 from colog.services.drift.profile import profile_of_version
 from colog.services.drift.store import read_flag, set_flag, write_checks
-from colog.services.drift.periods import IndexWindows, newest_events, read_windows
 
 
 @dataclass

@@ -19,9 +19,9 @@ from colog.core.features.semantic import SemanticTokenizer
 from colog.core.settings import Settings
 from colog.core.verdict import Thresholds
 from colog.services.enrich.metrics import WorkerMetrics
-from colog.services.enrich.verdict_sources import Scorer
 from colog.services.enrich.stages import StageClock
 from colog.services.enrich.template_store import TemplateStore
+from colog.services.enrich.verdict_sources import Scorer
 
 AfterWrite = Callable[..., None]
 
@@ -84,8 +84,8 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
     redis_client = redis_client or state_redis(settings)
     if scorer is None:
         from colog.core.serving.client import get_client
-        from colog.services.enrich.verdict_sources import TritonScorer
         from colog.services.enrich.shadow_scoring import ShadowScorer
+        from colog.services.enrich.verdict_sources import TritonScorer
 
         scorer = TritonScorer(get_client(settings), settings.verdict_version_check_s)
         shadow = ShadowScorer(settings, scorer.spec, scorer.classes, WorkerMetrics())
@@ -98,9 +98,8 @@ def build_context(settings: Settings, scorer: Scorer | None = None,
     templates = TemplateStore(redis_client, settings.drain_state_key)
     verdicts = None
     if settings.verdict_reuse:
-        from colog.services.enrich.verdict_reuse import NoVerdictCache, RedisVerdictCache, VerdictReuse
-
         from colog.core.cache_redis import cache_redis
+        from colog.services.enrich.verdict_reuse import NoVerdictCache, RedisVerdictCache, VerdictReuse
 
         store = RedisVerdictCache(cache_redis(settings), settings.verdict_cache_ttl_s) \
             if settings.verdict_cache else NoVerdictCache()

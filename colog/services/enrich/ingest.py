@@ -16,7 +16,6 @@ from pathlib import Path
 
 from colog.core.clock import now_iso
 from colog.core.engine import SearchEngine, as_engine
-
 from colog.core.labels import LabelError, validate_label
 from colog.core.records import record_from_dict
 

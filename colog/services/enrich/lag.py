@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from colog.core.records import parse_timestamp
 from colog.core.engine.reader import count_pending, pending_query
+from colog.core.records import parse_timestamp
 
 
 def oldest_pending_age(client, index: str) -> float:

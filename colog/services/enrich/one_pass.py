@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from colog.core.engine.reader import count_pending
 from colog.services.enrich.context import EnrichContext
 from colog.services.enrich.partitions import enrich_partition, streams_by_partition
-from colog.core.engine.reader import count_pending
 
 
 @dataclass

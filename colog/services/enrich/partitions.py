@@ -14,14 +14,14 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from colog.core.engine.reader import pending_streams, point_in_time
+from colog.core.engine.streams import StreamRef, partition_of
 from colog.services.enrich.batching import Batcher
 from colog.services.enrich.context import EnrichContext
 from colog.services.enrich.health import PROGRESS
 from colog.services.enrich.lease import LeaseLost, PartitionLease
-from colog.core.engine.reader import pending_streams, point_in_time
 from colog.services.enrich.shutdown import ShutdownRequested, check_stop
 from colog.services.enrich.stream_pass import StreamPass, StreamReport
-from colog.core.engine.streams import StreamRef, partition_of
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 from colog.core.engine import SearchEngine
 from colog.core.engine.errors import EngineError, NotFound
-
 from colog.core.fields import FINAL_STATUSES, STATUS_FAILED
 
 RETRYABLE = {429, 502, 503, 504}

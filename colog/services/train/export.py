@@ -25,12 +25,12 @@ from datetime import datetime
 
 import numpy as np
 
-from colog.core.fields import get_path
-from colog.core.labels import LabelError, validate_label
-from colog.core.records import LogRecord, parse_timestamp
 from colog.core.engine import SearchEngine
 from colog.core.engine.reader import PIT_KEEP_ALIVE, point_in_time, stream_sort
 from colog.core.engine.streams import StreamRef, stream_of_hit
+from colog.core.fields import get_path
+from colog.core.labels import LabelError, validate_label
+from colog.core.records import LogRecord, parse_timestamp
 
 FEEDBACK_LABEL = "colog.feedback.label"
 FEEDBACK_CONTEXT = "colog.feedback.context_label"

@@ -17,11 +17,11 @@ from colog.core.features.spec import EMBEDDER, FeatureSpec
 from colog.core.labels import class_index, classes_for
 from colog.core.model.bundle import save_model_dir
 from colog.core.model.config import ModelConfig
+from colog.core.model.in_process import score_records
 from colog.core.model.memory import TemplateMemory
 from colog.core.model.network import CoLog
-from colog.core.verdict import Thresholds
 from colog.core.records import LogRecord
-from colog.core.model.in_process import score_records
+from colog.core.verdict import Thresholds
 from colog.services.train.balance import BalanceReport, tomek_undersample
 from colog.services.train.baselines import fit_baseline
 from colog.services.train.dataset import Dataset, build_dataset, chronological_split, context_labels
