@@ -53,8 +53,10 @@ def test_log_is_folded_into_a_snapshot_past_its_limit(redis_server, key):
         writer.assign(mixed[start:start + 200])
     assert writer.snapshots_written >= 2
     assert redis_server.llen(key + ":log") <= 20
-    # The reader's copy came from an older snapshot: it reloads the new one and agrees.
-    assert reader.assign(mixed[4000:4400]) == writer.assign(mixed[4000:4400])
+    # The reader's copy came from an older snapshot: it reloads the new one and gives the same
+    # ids (texts may differ: the reader's own call generalises templates the writer then reads).
+    ids = [template_id for template_id, _ in reader.assign(mixed[4000:4400])]
+    assert ids == [template_id for template_id, _ in writer.assign(mixed[4000:4400])]
 
 
 def test_damaged_log_entry_is_kept_and_the_state_repaired(redis_server, key, caplog):
