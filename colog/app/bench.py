@@ -346,6 +346,9 @@ def run_bench(settings: Settings, synthetic: int, console, naive: int = 300,
     from colog.core.engine import connect
 
     engine = connect(settings)
+    # The engine first: a bench against a node that does not answer says so (exit 10) before any
+    # Redis or Triton call, and every scenario needs the node.
+    engine.version()
     run = uuid.uuid4().hex[:8]  # Drain state keys of this run: every "new logs" pass starts empty
     results: list[BenchResult] = []
 
