@@ -48,6 +48,40 @@ apt_packages() {
   fi
 }
 
+# syslog-ng, the second real shipper of the shipping tests (deploy/syslog-ng/colog.conf).
+# Debian's syslog-ng-core conflicts with rsyslog (both provide system-log-daemon: installing one
+# removes the other), so its packages are unpacked under .cache/tools/syslog-ng instead of
+# installed; their library dependencies are installed as usual. A syslog-ng already on PATH is
+# what the tests use.
+SYSLOG_NG_DIR=.cache/tools/syslog-ng
+SYSLOG_NG_PACKAGES=(syslog-ng-core syslog-ng-mod-http)
+syslog_ng() {
+  if command -v syslog-ng >/dev/null || compgen -G "$SYSLOG_NG_DIR/usr/lib/syslog-ng/*/libhttp.so" >/dev/null; then
+    step "syslog-ng: already there"
+    return
+  fi
+  step "syslog-ng: Debian's ${SYSLOG_NG_PACKAGES[*]}, unpacked under $SYSLOG_NG_DIR"
+  local debs
+  debs=$(mktemp -d)
+  # `apt-get download` needs the package lists, which a fresh machine may not have yet.
+  (cd "$debs" && apt-get download -qq "${SYSLOG_NG_PACKAGES[@]}" 2>/dev/null) || {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    (cd "$debs" && apt-get download -qq "${SYSLOG_NG_PACKAGES[@]}")
+  }
+  # Their dependencies, less the syslog-ng packages themselves: "a (>= 1) | b, c" -> a c.
+  local deps missing=()
+  deps=$(for deb in "$debs"/*.deb; do dpkg-deb -f "$deb" Depends; done \
+    | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/ //g' | grep -v '^syslog-ng' | sort -u)
+  for dep in $deps; do dpkg -s "$dep" >/dev/null 2>&1 || missing+=("$dep"); done
+  if ((${#missing[@]})); then
+    as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  mkdir -p "$SYSLOG_NG_DIR"
+  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$SYSLOG_NG_DIR"; done
+  rm -rf "$debs"
+}
+
 python_env() {
   step "Python environment (.venv)"
   if [[ ! -x .venv/bin/python ]]; then
@@ -86,6 +120,7 @@ engine_dists() {
 }
 
 timed apt_packages
+timed syslog_ng
 timed python_env
 timed engine_java
 timed engine_dists

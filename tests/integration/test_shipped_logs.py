@@ -1,6 +1,7 @@
-"""Logs as users ship them: Debian's rsyslog with omelasticsearch and the configuration users
-get (deploy/rsyslog/colog.conf) sends RFC3164 syslog over TCP into a data stream of the session's
-engine, under a site's own data-stream template; `colog setup` ran before; the worker enriches.
+"""Logs as users ship them: each real shipper (Debian's rsyslog with omelasticsearch, Debian's
+syslog-ng with its http destination), with the configuration users get (deploy/rsyslog/,
+deploy/syslog-ng/), sends RFC3164 syslog over TCP into a data stream of the session's engine,
+under a site's own data-stream template; `colog setup` ran before; the worker enriches.
 
 One host (`combo`, the Loghub Linux sample) with many programs interleaved: each program must be
 its own stream, every document must end with a final status, the site's template must still
@@ -20,7 +21,7 @@ from colog.core.fields import get_path
 from colog.services.enrich.context import build_context
 from colog.services.enrich.one_pass import run_pass
 from colog.services.enrich.setup import PIPELINE, run_setup
-from tests.fixtures.rsyslog import shipping
+from tests.fixtures.shippers import KINDS, shipping
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +29,9 @@ SAMPLE = ROOT / "benchmarks" / "data" / "loghub" / "Linux_2k.log"
 LINES = 1000
 PRI = b"<86>"  # authpriv.info: the sample's lines are RFC3164 without their priority
 MAX_MESSAGE_BYTES = 2048
-# Bad lines a shipper passes on: bytes that are not UTF-8 (rsyslog's mmutf8fix replaces them),
-# an empty message, a message over COLOG_MAX_MESSAGE_BYTES.
+# Bad lines a shipper passes on: bytes that are not UTF-8 (rsyslog's mmutf8fix replaces them,
+# syslog-ng's sanitize-utf8 escapes them), an empty message, a message over
+# COLOG_MAX_MESSAGE_BYTES.
 BAD_LINES = {
     "notutf8": PRI + b"Jul 10 10:00:00 combo notutf8[1]: caf\xc3 \xff\xfe session opened",
     "emptymsg": PRI + b"Jul 10 10:00:01 combo emptymsg[2]:",
@@ -57,8 +59,14 @@ def drop_data_stream(engine, name: str, template: str) -> None:
         pass
 
 
-@pytest.fixture(scope="module")
-def shipped(enrich_env, opensearch, tmp_path_factory):
+# How each shipper passes on an empty message: rsyslog sends "", syslog-ng (format-json
+# --omit-empty-values) leaves the field out. Both end `skipped`, with the reason.
+EMPTY_MESSAGE = {"rsyslog": "empty message", "syslog-ng": "no message field"}
+
+
+@pytest.fixture(scope="module", params=sorted(KINDS))
+def shipped(request, enrich_env, opensearch, tmp_path_factory):
+    kind = KINDS[request.param]
     tag = uuid.uuid4().hex[:8]
     pattern, stream = f"logs-syslog{tag}-*", f"logs-syslog{tag}-default"
     site = f"site-syslog{tag}"
@@ -70,8 +78,8 @@ def shipped(enrich_env, opensearch, tmp_path_factory):
     setup = run_setup(opensearch, settings)
     lines = sample_lines() + list(BAD_LINES.values())
     started = time.perf_counter()
-    with shipping(settings.opensearch_url, stream,
-                  tmp_path_factory.mktemp("rsyslog")) as shipper:
+    with shipping(kind, settings.opensearch_url, stream,
+                  tmp_path_factory.mktemp(kind.name)) as shipper:
         shipper.send(lines)
         deadline = time.monotonic() + 120
         count = 0
@@ -87,17 +95,18 @@ def shipped(enrich_env, opensearch, tmp_path_factory):
     summary = run_pass(build_context(settings), flush=True, progress=False)
     after = documents(opensearch, stream)
     streams = {get_path(h["_source"], "colog.stream") for h in after}
-    print(f"\nrsyslog run on {opensearch.product} {opensearch.version()}: {len(lines)} lines "
+    print(f"\n{kind.name} run on {opensearch.product} {opensearch.version()}: {len(lines)} lines "
           f"sent, {count} documents in {shipped_s:.1f}s; enrich pass: {summary.scored} scored "
           f"+ {summary.rejected} rejected in {summary.seconds:.1f}s "
           f"({summary.docs_per_second:.0f} docs/s, first pass), {len(streams)} streams")
-    yield {"stream": stream, "pattern": pattern, "setup": setup, "lines": lines, "count": count,
+    yield {"kind": kind.name, "stream": stream, "pattern": pattern, "setup": setup, "lines": lines,
+           "count": count,
            "refused": refused, "log": log, "before": before, "after": after,
            "summary": summary, "streams": streams}
     drop_data_stream(opensearch, stream, site)
 
 
-def test_rsyslog_shipped_every_line(shipped):
+def test_the_shipper_shipped_every_line(shipped):
     assert shipped["refused"] == "", shipped["refused"][:2000]
     assert shipped["count"] == len(shipped["lines"]), shipped["log"][-2000:]
 
@@ -121,7 +130,7 @@ def test_every_shipped_document_ends_final(shipped):
         program = get_path(source, "process.name")
         status, error = get_path(source, "colog.status"), get_path(source, "colog.error")
         by_program.setdefault(program, set()).add((status, error))
-    assert by_program.pop("emptymsg") == {("skipped", "empty message")}
+    assert by_program.pop("emptymsg") == {("skipped", EMPTY_MESSAGE[shipped["kind"]])}
     (status, error), = by_program.pop("hugemsg")
     assert status == "failed" and "over the limit" in error
     assert by_program.pop("notutf8") == {("enriched", None)}
@@ -133,7 +142,8 @@ def test_one_stream_per_program(shipped):
     for hit in shipped["after"]:
         source = hit["_source"]
         # A line without a tag (`combo  -- root[2421]: ...`) names no program: rsyslog sends
-        # no process.name, and the host's untagged lines form the stream `combo|`.
+        # no process.name, and the host's untagged lines form the stream `combo|`; syslog-ng
+        # takes `--` for the program.
         program = get_path(source, "process.name") or ""
         programs.add(program)
         assert get_path(source, "colog.stream") == f"combo|{program}", source
