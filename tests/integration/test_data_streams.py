@@ -15,7 +15,7 @@ from colog.core.engine.errors import BadRequest
 from colog.core.fields import get_path
 from colog.services.enrich.context import build_context
 from colog.services.enrich.one_pass import run_pass
-from colog.services.enrich.setup import COMPONENT, run_setup
+from colog.services.enrich.setup import COMPONENT, PIPELINE, run_setup
 from tests.integration.test_shipped_logs import drop_data_stream
 
 pytestmark = pytest.mark.integration
@@ -154,3 +154,71 @@ def test_a_late_event_is_scored_with_its_neighbours_and_theirs_stay(site_stream,
     after = {h["_id"]: h for h in hits(opensearch, name)}
     assert get_path(after["late"]["_source"], "colog.status") == "enriched"
     assert {i: after[i]["_seq_no"] for i in before} == before
+
+
+@pytest.mark.parametrize("site_custom", [True, False], ids=["site-has-custom", "no-custom-yet"])
+def test_a_managed_logs_template_gets_the_fields_through_its_custom_component(
+        opensearch, enrich_env, site_custom):
+    """Elasticsearch's built-in `logs` template (priority 100, `_meta.managed`, composing
+    `logs@mappings`, `logs@settings`, `logs@custom`, `ecs@mappings`; `logs@custom` is optional,
+    in `ignore_missing_component_templates`) is rewritten by the engine on upgrade, so setup
+    leaves it as it is and fills `logs@custom`, merged into the site's own. Neither engine's
+    minimal distribution ships that template: this one has its shape under a unique name."""
+    tag = uuid.uuid4().hex[:8]
+    name, custom, settings_part = f"logs{tag}", f"logs{tag}@custom", f"logs{tag}@settings"
+    opensearch.put_component_template(settings_part, {"template": {"mappings": {
+        "date_detection": False, "properties": {"data_stream": {"properties": {
+            "type": {"type": "keyword"}}}}}}, "_meta": {"managed": True}})
+    if site_custom:
+        opensearch.put_component_template(custom, {
+            "template": {"mappings": {"properties": {
+                "site": {"properties": {"owner": {"type": "keyword"}}},
+                # The site maps an input field its own way: that stays.
+                "host": {"properties": {"name": {"type": "text"}}}}}},
+            "_meta": {"owner": "soc"}})
+    template = {"index_patterns": [f"logs{tag}-*-*"], "data_stream": {}, "priority": 100,
+                "composed_of": [settings_part, custom],
+                "_meta": {"managed": True, "description": "default logs template (its shape)"}}
+    if not site_custom:
+        template["ignore_missing_component_templates"] = [custom]
+        if opensearch.product == "OpenSearch":
+            # OpenSearch has no ignore_missing_component_templates: a template cannot name a
+            # component that does not exist, so there a `@custom` always exists already.
+            with pytest.raises(BadRequest):
+                opensearch.put_index_template(name, template)
+            return
+    opensearch.put_index_template(name, template)
+    settings = enrich_env.settings(f"logs{tag}-*", max_message_bytes=2048)
+    report = run_setup(opensearch, settings)
+    assert report.ok, report.conflicts
+    # The managed template itself is untouched.
+    body = opensearch.index_templates()[name]
+    assert body["composed_of"] == [settings_part, custom] and COMPONENT not in body["composed_of"]
+    assert any(line.startswith(f"component template {custom}")
+               for line in report.created + report.updated), report
+    stored = opensearch.get_component_template(custom)
+    mapped = stored["template"]["mappings"]["properties"]
+    assert mapped["colog"]["properties"]["stream"] == {"type": "keyword"}
+    with_pipeline = opensearch.get_pipeline(PIPELINE) is not None
+    index_settings = stored["template"].get("settings", {}).get("index", {})
+    assert index_settings.get("final_pipeline") == (PIPELINE if with_pipeline else None)
+    if site_custom:
+        assert stored["_meta"] == {"owner": "soc"}
+        assert mapped["site"]["properties"]["owner"] == {"type": "keyword"}
+        assert mapped["host"]["properties"]["name"] == {"type": "text"}
+    # A new data stream of the template: a data stream, with the site's and the colog fields,
+    # and (where the node runs pipelines) stamped pending on arrival.
+    stream = f"logs{tag}-app-default"
+    opensearch.index(stream, {"@timestamp": "2026-11-01T00:00:00Z", "message": "hello",
+                              "host": {"name": "h"}}, create=True, refresh=True)
+    (backing, parent), = opensearch.data_stream_of(stream).items()
+    assert parent == stream and backing.startswith(".ds-")
+    properties = opensearch.get_mapping(backing)[backing]["mappings"]["properties"]
+    assert properties["colog"]["properties"]["status"]["type"] == "keyword"
+    assert properties["data_stream"]["properties"]["type"]["type"] == "keyword"  # logs@settings
+    (source,) = [h["_source"] for h in hits(opensearch, stream)]
+    assert get_path(source, "colog.status") == ("pending" if with_pipeline else None)
+    # Setup again changes nothing.
+    again = run_setup(opensearch, settings)
+    assert not [u for u in again.updated + again.created if custom in u], again
+    drop_data_stream(opensearch, stream, name)

@@ -8,7 +8,8 @@ mappings): it adds `colog-fields` to the `composed_of` of every index template w
 overlap COLOG_INDEX_PATTERN, first in the list so the site's own components and mappings win
 on input fields (`message`, `host.name`). A template the engine manages itself (`_meta.managed`,
 such as Elasticsearch's built-in `logs`) is not edited: its `<name>@custom` component, which it
-composes for exactly this, gets the fields instead. The `colog` index template remains as the
+composes for exactly this, gets the fields (and the final pipeline) instead, merged into the
+site's own `@custom` where there is one. The `colog` index template remains as the
 lowest-priority catch-all for indices no other template matches.
 
 Existing indices (data-stream backing indices included) get the fields through a put-mapping,
@@ -25,6 +26,7 @@ setup says so: the worker finds new documents without it (no `colog.status` mean
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from dataclasses import dataclass, field
 
@@ -167,10 +169,11 @@ def install_templates(client: SearchEngine, settings: Settings, report: SetupRep
                         lambda: client.put_index_template(TEMPLATE, wanted_t))
     except BadRequest as error:
         report.conflicts.append(f"index template {TEMPLATE}: {error.reason or error}")
-    compose_into_site_templates(client, settings.index_pattern, report)
+    compose_into_site_templates(client, settings.index_pattern, report, with_pipeline)
 
 
-def compose_into_site_templates(client: SearchEngine, pattern: str, report: SetupReport) -> None:
+def compose_into_site_templates(client: SearchEngine, pattern: str, report: SetupReport,
+                                with_pipeline: bool = False) -> None:
     """Add `colog-fields` to every other index template that matches the same indices."""
     for name, body in sorted(client.index_templates().items()):
         if name == TEMPLATE or not overlaps(body.get("index_patterns", []), pattern):
@@ -180,7 +183,7 @@ def compose_into_site_templates(client: SearchEngine, pattern: str, report: Setu
             report.unchanged.append(f"index template {name} (composes {COMPONENT})")
             continue
         if (body.get("_meta") or {}).get("managed"):
-            _fill_custom_component(client, name, composed, report)
+            _fill_custom_component(client, name, composed, report, with_pipeline)
             continue
         updated = {k: v for k, v in body.items() if k in TEMPLATE_KEYS}
         updated["composed_of"] = [COMPONENT, *composed]
@@ -194,19 +197,76 @@ def compose_into_site_templates(client: SearchEngine, pattern: str, report: Setu
 
 
 def _fill_custom_component(client: SearchEngine, name: str, composed: list[str],
-                           report: SetupReport) -> None:
-    """An engine-managed template is rewritten by the engine on upgrade: the colog fields go
-    into the `<name>@custom` component it composes for site additions."""
+                           report: SetupReport, with_pipeline: bool) -> None:
+    """An engine-managed template is rewritten by the engine on upgrade: the colog fields (and
+    the final pipeline, which its new backing indices need after a rollover) go into the
+    `<name>@custom` component it composes for site additions. That component is often the
+    site's own: the fields are merged into it, and nothing of the site's is replaced."""
     custom = f"{name}@custom"
     if custom not in composed:
         report.notes.append(f"index template {name} is managed by the engine and composes no "
                             f"{custom}: new indices it creates miss the colog.* mapping")
         return
-    wanted = component_body()  # the pipeline setting stays with colog-fields
+    label = f"component template {custom} (for {name})"
     current = client.get_component_template(custom)
-    _put_if_changed(report, f"component template {custom} (for {name})",
-                    _normalise(current) if current else None, wanted,
-                    lambda: client.put_component_template(custom, wanted))
+    if current is None or (current.get("_meta") or {}).get("managed_by") == "colog":
+        wanted = component_body(with_pipeline)
+        _put_if_changed(report, label, _normalise(current) if current else None, wanted,
+                        lambda: client.put_component_template(custom, wanted))
+        return
+    merged, clashes = merge_into_site_component(current, with_pipeline)
+    if clashes:
+        report.conflicts.append(f"{label}: the site's component already defines "
+                                f"{', '.join(clashes)} otherwise; left as it is")
+        return
+    final = _final_pipeline(merged.get("template", {}).get("settings", {}))
+    if with_pipeline and final != PIPELINE:
+        report.notes.append(f"{label} sets final pipeline {final}: {PIPELINE} not added. To have "
+                            f'both, end {final} with a processor {{"pipeline": {{"name": '
+                            f'"{PIPELINE}"}}}}')
+    if merged == {k: v for k, v in current.items() if k in COMPONENT_KEYS}:
+        report.unchanged.append(f"{label} (the site's, with the colog fields)")
+        return
+    client.put_component_template(custom, merged)
+    report.updated.append(f"{label} (the site's, colog fields merged in)")
+
+
+# What a put-component-template accepts of what a get returns.
+COMPONENT_KEYS = ("template", "version", "_meta", "deprecated")
+
+
+def merge_into_site_component(current: dict, with_pipeline: bool) -> tuple[dict, list[str]]:
+    """The site's component with the colog mapping (and final pipeline) added, and the colog
+    fields it already maps differently. On the input fields (`message`, `host.name`, ...) the
+    site's mapping wins, as it does over `colog-fields` in a composed template."""
+    merged = copy.deepcopy({k: v for k, v in current.items() if k in COMPONENT_KEYS})
+    template = merged.setdefault("template", {})
+    properties = template.setdefault("mappings", {}).setdefault("properties", {})
+    clashes: list[str] = []
+    for field_name, wanted in mapping_properties().items():
+        _merge_field(properties, field_name, wanted, field_name, field_name == "colog", clashes)
+    settings = template.get("settings", {})
+    if with_pipeline and _final_pipeline(settings) is None:
+        template.setdefault("settings", {}).setdefault("index", {})["final_pipeline"] = PIPELINE
+    return merged, clashes
+
+
+def _merge_field(properties: dict, name: str, wanted: dict, path: str, ours: bool,
+                 clashes: list[str]) -> None:
+    if name not in properties:
+        properties[name] = copy.deepcopy(wanted)
+        return
+    have = properties[name]
+    if "properties" in wanted and "properties" in have:
+        for child, spec in wanted["properties"].items():
+            _merge_field(have["properties"], child, spec, f"{path}.{child}", ours, clashes)
+    elif ours and have != wanted:
+        clashes.append(path)
+
+
+def _final_pipeline(settings: dict) -> str | None:
+    """`index.final_pipeline` of component settings, nested (as a get answers) or dotted."""
+    return (settings.get("index") or {}).get("final_pipeline") or settings.get(FINAL_PIPELINE)
 
 
 def map_existing_indices(client: SearchEngine, settings: Settings, report: SetupReport) -> None:
