@@ -222,3 +222,35 @@ def test_a_managed_logs_template_gets_the_fields_through_its_custom_component(
     again = run_setup(opensearch, settings)
     assert not [u for u in again.updated + again.created if custom in u], again
     drop_data_stream(opensearch, stream, name)
+
+
+def test_a_logsdb_data_stream_is_enriched(opensearch, enrich_env):
+    """Elasticsearch 9 makes `logs-*-*` data streams LogsDB (`index.mode: logsdb`: synthetic
+    `_source`, sorted by host.name and @timestamp): the worker must read and update documents
+    there like anywhere else. OpenSearch has no LogsDB: it refuses the setting."""
+    tag = uuid.uuid4().hex[:8]
+    template, name = f"site-ldb{tag}", f"logs-ldb{tag}-default"
+    body = {"index_patterns": [f"logs-ldb{tag}-*"], "data_stream": {}, "priority": 100,
+            "template": {"settings": {"index.mode": "logsdb"}}}
+    if opensearch.product == "OpenSearch":
+        with pytest.raises(BadRequest):
+            opensearch.put_index_template(template, body)
+        return
+    opensearch.put_index_template(template, body)
+    settings = enrich_env.settings(f"logs-ldb{tag}*", max_message_bytes=2048)
+    assert run_setup(opensearch, settings).ok
+    rows = [r for r in enrich_env.records if r["stream"] in ("stream-0", "stream-1")]
+    for row in rows:
+        opensearch.index(name, ecs(row), create=True)
+    opensearch.refresh(name)
+    (backing,) = opensearch.data_stream_of(name)
+    assert opensearch.get_index_settings(backing)[backing].get("index.mode") == "logsdb"
+    summary = run_pass(build_context(settings), flush=True, progress=False)
+    assert summary.still_pending == 0 and summary.scored == len(rows) and not summary.unwritten
+    found = hits(opensearch, name)
+    assert len(found) == len(rows)
+    for hit in found:
+        colog = hit["_source"]["colog"]
+        assert colog["status"] == "enriched" and 0.0 <= colog["score"] <= 1.0, colog
+        assert colog["stream"] == f"web-1|{get_path(hit['_source'], 'process.name')}"
+    drop_data_stream(opensearch, name, template)
