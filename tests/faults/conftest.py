@@ -97,6 +97,17 @@ class FaultStack:
         while process.group_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not process.group_alive(pid), "tritonserver survived SIGKILL"
+        # The group is gone, yet a port can stay bound a while: the killed server's side of a
+        # client connection lingers (FIN_WAIT2, up to tcp_fin_timeout, 60 s) until the client
+        # sends on it. Seen once in a clean-clone run, where the restart found the HTTP port
+        # bound with no listener. A supervisor restarting Triton waits the same way.
+        taken = list(triton_stack.ports(self.settings).values())
+        free_by = time.monotonic() + 75
+        while time.monotonic() < free_by and any(
+                process.port_in_use(host, port) for host, port in taken):
+            time.sleep(0.2)
+        still = [port for host, port in taken if process.port_in_use(host, port)]
+        assert not still, f"tritonserver's ports {still} still bound 75 s after SIGKILL"
         process.pid_file(self.settings, triton_stack.NAME).unlink(missing_ok=True)
 
     def ensure_up(self) -> None:
