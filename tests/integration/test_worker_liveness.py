@@ -5,7 +5,6 @@ fails, the log says why) and resumes once Redis is back and Celery reconnected."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from colog.core.settings import Settings
+from tests.fixtures.processes import stop_child
 
 pytestmark = pytest.mark.integration
 COLOG = str(Path(sys.executable).with_name("colog"))
@@ -60,11 +60,6 @@ def test_heartbeat_stops_without_the_broker_and_resumes_with_it(tmp_path):
             "the heartbeat did not resume after Redis came back:\n" \
             + (tmp_path / "worker.log").read_text()[-3000:]
     finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_child(worker)
         log.close()
         redis_stack.stop(settings)

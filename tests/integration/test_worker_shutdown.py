@@ -16,6 +16,7 @@ from colog.services.enrich.context import build_context
 from colog.services.enrich.lease import LOCK_KEY
 from colog.services.enrich.one_pass import run_pass
 from tests import synthetic
+from tests.fixtures.processes import stop_child
 from tests.integration.test_enrichment import COLOG, ROOT, _env, load
 
 pytestmark = pytest.mark.integration
@@ -42,16 +43,6 @@ def _gauge(port: int, name: str) -> float | None:
         return None
     values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
     return values[0] if values else None
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def test_sigterm_mid_pass_stops_at_a_batch_boundary_and_loses_nothing(
@@ -118,8 +109,8 @@ def test_sigterm_mid_pass_stops_at_a_batch_boundary_and_loses_nothing(
                                      text=True, env=_env(settings, **common))
         assert beat_health.returncode == 0, beat_health.stderr
     finally:
-        _stop(worker)
-        _stop(beat)
+        stop_child(worker)
+        stop_child(beat)
         worker_log.close()
         redis_server.delete(QUEUE, "colog:lock:dispatch", *redis_server.scan_iter("colog:queued:*"))
 

@@ -245,8 +245,7 @@ def merge_into_site_component(current: dict, with_pipeline: bool) -> tuple[dict,
     clashes: list[str] = []
     for field_name, wanted in mapping_properties().items():
         _merge_field(properties, field_name, wanted, field_name, field_name == "colog", clashes)
-    settings = template.get("settings", {})
-    if with_pipeline and _final_pipeline(settings) is None:
+    if with_pipeline and _final_pipeline(template.get("settings", {})) is None:
         template.setdefault("settings", {}).setdefault("index", {})["final_pipeline"] = PIPELINE
     return merged, clashes
 
